@@ -1,0 +1,42 @@
+# The course's two set-up commands (see README.md):
+#   make lab    create .venv, install the course, start JupyterLab on notebooks/
+#   make test   create .venv, install the course, run every test (package + notebooks)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PORT   ?= 8888
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test install generate execute doctor clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[test]"
+	@touch $(STAMP)
+	@echo "Installed the course into $(VENV)."
+
+install: $(STAMP)
+
+lab: install
+	@$(BIN)/cnncourse generate --check >/dev/null || $(BIN)/cnncourse generate
+	@echo "Starting JupyterLab on notebooks/; open the URL printed below (Ctrl-C stops it)."
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=127.0.0.1 --port=$(PORT)
+
+test: install
+	$(BIN)/cnncourse generate --check
+	$(BIN)/python -m pytest
+
+generate: install
+	$(BIN)/cnncourse generate
+
+execute: install
+	$(BIN)/cnncourse execute
+
+doctor: install
+	$(BIN)/cnncourse doctor
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,134 @@
+"""Profiles: how much work each notebook does on this machine.
+
+Two profiles exist:
+
+``quick``
+    Small data and few epochs, so that every notebook runs top to bottom in minutes on a
+    laptop CPU. This is what CI runs; every training cell still asserts the quality it
+    reaches.
+``full``
+    Larger data and longer training, for a GPU.
+
+The profile comes from the environment variable ``CNNCOURSE_PROFILE``. When it is unset,
+the default is ``full`` if TensorFlow sees a GPU and ``quick`` otherwise.
+
+Every per-notebook number (epochs, dataset sizes, …) lives in :data:`NOTEBOOK_SETTINGS`
+below, the one place to look them up and to change them::
+
+    >>> from cnncourse.config import settings
+    >>> cfg = settings("00_welcome", profile="quick")
+    >>> cfg.profile, cfg.demo_epochs
+    ('quick', 3)
+"""
+
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+from typing import Any, Mapping
+
+PROFILE_VARIABLE = "CNNCOURSE_PROFILE"
+PROFILES = ("quick", "full")
+
+#: Per-notebook settings, keyed by notebook stem, then by profile. Both profiles of a
+#: notebook must define the same keys (a test checks this).
+NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "00_welcome": {
+        "quick": {"demo_epochs": 3, "demo_train_size": 600},
+        "full": {"demo_epochs": 10, "demo_train_size": 1200},
+    },
+}
+
+
+def gpu_available() -> bool:
+    """True when TensorFlow sees at least one GPU (imports TensorFlow quietly)."""
+    from cnncourse.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def current_profile() -> str:
+    """The active profile: ``CNNCOURSE_PROFILE`` if set, else ``full`` with a GPU, else ``quick``.
+
+    Raises:
+        ValueError: if ``CNNCOURSE_PROFILE`` holds something other than ``quick`` or ``full``.
+    """
+    value = os.environ.get(PROFILE_VARIABLE, "").strip().lower()
+    if value:
+        if value not in PROFILES:
+            raise ValueError(
+                f"{PROFILE_VARIABLE}={os.environ[PROFILE_VARIABLE]!r} is not a profile: "
+                f"expected one of {', '.join(PROFILES)}"
+            )
+        return value
+    return "full" if gpu_available() else "quick"
+
+
+class Settings(Mapping[str, Any]):
+    """Read-only settings of one notebook under one profile.
+
+    Values are reachable as attributes (``cfg.epochs``) or as keys (``cfg["epochs"]``);
+    ``cfg.profile`` and ``cfg.notebook`` say where they came from.
+    """
+
+    def __init__(self, notebook: str, profile: str, values: Mapping[str, Any]):
+        self._notebook = notebook
+        self._profile = profile
+        self._values = MappingProxyType(dict(values))
+
+    @property
+    def notebook(self) -> str:
+        return self._notebook
+
+    @property
+    def profile(self) -> str:
+        return self._profile
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(
+                f"notebook {self._notebook!r} has no setting {name!r} in profile "
+                f"{self._profile!r}; it has: {', '.join(sorted(self._values)) or 'none'} "
+                f"(see cnncourse/config.py)"
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"Settings({self._notebook!r}, profile={self._profile!r}: {items})"
+
+
+def settings(notebook: str, profile: str | None = None) -> Settings:
+    """The settings of ``notebook`` (its stem, e.g. ``"03_first_cnns"``) under ``profile``.
+
+    Args:
+        notebook: a key of :data:`NOTEBOOK_SETTINGS`.
+        profile: ``"quick"`` or ``"full"``; ``None`` means :func:`current_profile`.
+
+    Raises:
+        KeyError: for an unknown notebook, naming the known ones.
+        ValueError: for an unknown profile.
+    """
+    if notebook not in NOTEBOOK_SETTINGS:
+        raise KeyError(
+            f"notebook={notebook!r} has no settings; known notebooks: "
+            f"{', '.join(sorted(NOTEBOOK_SETTINGS))}"
+        )
+    if profile is None:
+        profile = current_profile()
+    if profile not in PROFILES:
+        raise ValueError(f"profile={profile!r} is not a profile: expected one of {', '.join(PROFILES)}")
+    return Settings(notebook, profile, NOTEBOOK_SETTINGS[notebook][profile])

@@ -1,0 +1,117 @@
+"""Runtime set-up shared by every notebook: quiet TensorFlow, determinism, one set-up call.
+
+A notebook starts with::
+
+    import cnncourse
+    cfg = cnncourse.setup("03_first_cnns")   # seeds everything, returns the profile's settings
+
+TensorFlow is imported lazily (only when something needs it), so ``cnncourse generate``
+and the other authoring commands stay fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sys
+
+# Set before TensorFlow is imported anywhere: Keras on TensorFlow, no C++ info logs.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+DEFAULT_SEED = 0
+
+
+@contextlib.contextmanager
+def _stderr_file_descriptor_silenced():
+    """Send C-level writes to file descriptor 2 to /dev/null for the duration.
+
+    TensorFlow's C++ runtime prints start-up lines (oneDNN, CUDA stubs) to fd 2 before its
+    log level applies; in a notebook they would show up as red noise. Python exceptions are
+    unaffected: they are raised normally and printed after fd 2 is restored.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """Import and return TensorFlow without its start-up log noise."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _stderr_file_descriptor_silenced():
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, and turn on TensorFlow op determinism.
+
+    After this call, the same code on the same machine gives the same numbers: weights,
+    shuffles, dropout masks and reductions are all reproducible.
+
+    Args:
+        seed: a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    import numpy as np
+
+    np.random.seed(seed)
+    tf = import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(seed)  # Python, NumPy and the backend together
+    tf.config.experimental.enable_op_determinism()
+
+
+def setup(notebook: str, seed: int = DEFAULT_SEED, profile: str | None = None):
+    """Prepare a notebook: quiet TensorFlow, seed everything, pick plot defaults.
+
+    Args:
+        notebook: the notebook's stem, e.g. ``"01_convolution_by_hand"``.
+        seed: passed to :func:`seed_everything`.
+        profile: ``"quick"`` or ``"full"``; ``None`` reads ``CNNCOURSE_PROFILE`` (see
+            :mod:`cnncourse.config`).
+
+    Returns:
+        The notebook's :class:`cnncourse.config.Settings` for the active profile.
+    """
+    from cnncourse import __version__
+    from cnncourse.config import gpu_available, settings
+
+    seed_everything(seed)
+    cfg = settings(notebook, profile)
+    _plot_defaults()
+    device = "GPU" if gpu_available() else "CPU"
+    print(f"cnncourse {__version__} · profile {cfg.profile} · {device} · seed {seed}")
+    return cfg
+
+
+def _plot_defaults() -> None:
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "figure.dpi": 80,
+            "image.cmap": "gray",
+            "axes.titlesize": "medium",
+            "figure.autolayout": True,
+        }
+    )
