@@ -8,7 +8,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnncourse.grading.generate import generate, nbgrader_checksum, student_notebook, student_source
+from cnncourse.grading.generate import (
+    generate,
+    nbgrader_checksum,
+    solution_paths,
+    student_notebook,
+    student_source,
+)
 from cnncourse.grading.notebook_format import notebook_text
 from notebook_factory import good_notebook, make_answer_cell, notebook
 
@@ -99,3 +105,12 @@ def test_repository_notebooks_are_up_to_date():
     assert results, "no solution notebooks found"
     stale = [str(r.student) for r in results if r.status != "unchanged"]
     assert not stale, f"run `cnncourse generate`: stale student notebooks {stale}"
+
+
+def test_solution_notebooks_are_executed():
+    """solutions/ holds executed outputs (nbval compares against them): no cell left unrun."""
+    for path in solution_paths(REPO / "solutions"):
+        nb = nbformat.read(path, as_version=4)
+        unrun = [i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()
+                 and c.execution_count is None]
+        assert not unrun, f"{path.name}: cells {unrun} have no outputs: run `cnncourse execute {path}`"
