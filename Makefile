@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PORT   ?= 8888
 BIN    := $(VENV)/bin
+# JupyterLab refuses to run as root unless told to (containers, WSL set-ups often are root)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP  := $(VENV)/.installed
 
 .PHONY: lab test install generate execute doctor clean
@@ -23,7 +25,7 @@ install: $(STAMP)
 lab: install
 	@$(BIN)/cnncourse generate --check >/dev/null || $(BIN)/cnncourse generate
 	@echo "Starting JupyterLab on notebooks/; open the URL printed below (Ctrl-C stops it)."
-	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=127.0.0.1 --port=$(PORT)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
 
 test: install
 	$(BIN)/cnncourse generate --check
