@@ -154,7 +154,8 @@ def _kernel() -> list[Finding]:
         from jupyter_client.kernelspec import KernelSpecManager
 
         spec = KernelSpecManager().get_kernel_spec("python3")
-        return f"python3 kernel runs {spec.argv[0]}"
+        runs = sys.executable if spec.argv[0] in ("python", "python3") else spec.argv[0]
+        return f"python3 kernel runs {runs}"
 
     return [_probe("jupyter kernel", python3_kernel, "pip install ipykernel in the course environment")]
 

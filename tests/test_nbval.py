@@ -37,3 +37,19 @@ def test_changed_checked_output_fails_nbval(tmp_path):
     result = run_nbval(changed)
     assert result.returncode != 0
     assert "got:      9" in result.stdout
+
+
+def test_quick_profile_notebook_prints_the_same_metrics_twice(tmp_path):
+    from cnncourse.grading.execute import execute_notebook
+
+    outputs = []
+    for run in range(2):
+        copy = tmp_path / f"run{run}" / WELCOME.name
+        copy.parent.mkdir()
+        copy.write_bytes(WELCOME.read_bytes())
+        assert execute_notebook(copy, profile="quick", log=lambda line: None).ok
+        nb = nbformat.read(copy, as_version=4)
+        training = [c for c in nb.cells if "model.fit(" in c.source]
+        outputs.append([o.get("text", "") for c in training for o in c.outputs if o.output_type == "stream"])
+    assert "test accuracy" in "".join(outputs[0])
+    assert outputs[0] == outputs[1]
