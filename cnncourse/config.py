@@ -37,6 +37,27 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"demo_epochs": 3, "demo_train_size": 600},
         "full": {"demo_epochs": 10, "demo_train_size": 1200},
     },
+    "01_convolution_by_hand": {
+        # photo_size: side of the photos filtered; timing_size: side of the timed image;
+        # learn_patches / learn_steps: data and gradient steps of "learning a kernel"
+        "quick": {"photo_size": 192, "timing_size": 128, "learn_patches": 16, "learn_steps": 400},
+        "full": {"photo_size": 384, "timing_size": 256, "learn_patches": 64, "learn_steps": 600},
+    },
+    "02_pooling_receptive_fields": {
+        # photo_size: side of the photos; rf_input_size: input side of the receptive-field models;
+        # max_shift: largest shift (pixels) in the invariance measurement
+        "quick": {"photo_size": 128, "rf_input_size": 48, "max_shift": 8},
+        "full": {"photo_size": 256, "rf_input_size": 96, "max_shift": 16},
+    },
+    "08_localization_and_detection": {
+        # loc_*: single-object shapes for classification + localisation (images, epochs of the
+        # L2 phase, epochs of each fine-tuning run); det_*: multi-object shapes for the R-CNN
+        # (training and test images); rcnn_epochs: epochs of the R-CNN's crop network
+        "quick": {"loc_train_images": 3000, "loc_test_images": 500, "loc_epochs": 8, "loc_finetune_epochs": 3,
+                  "det_train_images": 200, "det_test_images": 150, "rcnn_epochs": 5},
+        "full": {"loc_train_images": 10000, "loc_test_images": 1000, "loc_epochs": 20, "loc_finetune_epochs": 6,
+                 "det_train_images": 1000, "det_test_images": 500, "rcnn_epochs": 12},
+    },
 }
 
 
