@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from skimage.draw import disk
 
 from cnncourse.data import SHAPE_NAMES, ShapesData, iter_shapes, make_shapes, make_single_shapes
-from cnncourse.data._boxes import format_to_xyxy
+from cnncourse.boxes import convert_format
 from cnncourse.data._draw import fast_disk
 from cnncourse.data.shapes import MIN_VISIBLE_PIXELS
 
@@ -211,7 +211,7 @@ def test_box_formats_match_keras(box_format):
     np.testing.assert_allclose(data.boxes[valid], expected[valid], rtol=1e-6, atol=1e-6)
     assert (data.boxes[~valid] == -1).all()
     # And back: the inverse conversion (used by the COCO export and the plots) agrees with Keras.
-    back = format_to_xyxy(data.boxes, box_format, *size)
+    back = convert_format(data.boxes, box_format, "xyxy", *size)
     keras_back = keras.ops.convert_to_numpy(
         keras.utils.bounding_boxes.convert_format(data.boxes, box_format, "xyxy", height=size[0], width=size[1])
     )

@@ -28,7 +28,7 @@ import io
 
 import numpy as np
 
-from cnncourse.data._boxes import format_to_xyxy
+from cnncourse.boxes import convert_format
 from cnncourse.data._validate import check_array, check_box_format, check_choice
 
 #: Names of ``COCOeval.stats``, in order.
@@ -77,7 +77,7 @@ def to_coco(data, *, image_ids=None) -> dict:
     n = len(data)
     ids = _image_ids(image_ids, n)
     height, width = data.image_size
-    xyxy = format_to_xyxy(data.boxes, data.bounding_box_format, height, width)
+    xyxy = convert_format(data.boxes, data.bounding_box_format, "xyxy", height, width).astype(np.float32)
     images, annotations = [], []
     for i in range(n):
         images.append({"id": ids[i], "height": int(height), "width": int(width), "file_name": f"shapes_{ids[i]:06d}.png"})
@@ -169,7 +169,7 @@ def to_coco_detections(
         if masks.shape[:2] != (n, m):
             raise ValueError(f"masks must have shape ({n}, {m}, H, W), got {masks.shape}")
     ids = _image_ids(image_ids, n)
-    xyxy = format_to_xyxy(boxes, bounding_box_format, height, width)
+    xyxy = convert_format(boxes, bounding_box_format, "xyxy", height, width).astype(np.float32)
     results = []
     for i in range(n):
         for j in np.flatnonzero(labels[i] >= 0):

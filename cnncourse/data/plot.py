@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnncourse.data._boxes import format_to_xyxy
+from cnncourse.boxes import convert_format
 from cnncourse.data._validate import check_array, check_box_format, check_positive_int
 
 #: Colours of instances / classes in overlays (matplotlib's tab10).
@@ -151,7 +151,7 @@ def show_detections(
         if labels is None:
             raise ValueError("labels must be given with boxes (use -1 for padding rows)")
         labels = check_array("labels", labels, shape=boxes.shape[:2], kinds="iu", what=f"{boxes.shape[:2]}")
-        xyxy = format_to_xyxy(boxes, bounding_box_format, height, width)
+        xyxy = convert_format(boxes, bounding_box_format, "xyxy", height, width).astype(np.float32)
     if scores is not None:
         if boxes is None:
             raise ValueError("scores need boxes and labels")

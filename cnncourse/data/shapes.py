@@ -43,7 +43,7 @@ from typing import Iterator
 import numpy as np
 
 from cnncourse.data import _draw
-from cnncourse.data._boxes import xyxy_to_format
+from cnncourse.boxes import convert_format
 from cnncourse.data._validate import (
     check_bool,
     check_box_format,
@@ -374,7 +374,8 @@ def _fill(world: _World, out: dict, start: int, stop: int) -> None:
     left = cols.argmax(axis=2)
     right = w - cols[:, :, ::-1].argmax(axis=2)
     xyxy = np.stack([left, top, right, bottom], axis=-1).astype(np.float32)
-    out["boxes"][:count] = xyxy_to_format(xyxy, world.bounding_box_format, h, w, valid=labels >= 0)
+    xyxy[labels < 0] = -1  # padding rows
+    out["boxes"][:count] = convert_format(xyxy, "xyxy", world.bounding_box_format, h, w)
 
 
 def _as_data(world: _World, arrays: dict) -> ShapesData:
