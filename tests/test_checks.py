@@ -115,3 +115,26 @@ def test_check_failed_renders_without_traceback():
     failure = check.CheckFailed("✘ thing\n  expected: 1")
     assert failure._render_traceback_() == ["✘ thing", "  expected: 1"]
     assert isinstance(failure, AssertionError)
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+    __hash__ = None
+
+
+@pytest.mark.parametrize("expected", [5, 5.0, "abc", (1, 2), True, None])
+def test_equal_cannot_be_faked_by_a_lying_eq(expected):
+    assert "✘" in verdict_of(check.equal, AlwaysEqual(), expected, "value")
+
+
+@pytest.mark.parametrize("got, expected", [(np.int64(5), 5), (5, np.int32(5)), ([1, 2], (1, 2)), (2.5, 2.5),
+                                           (np.float32(0.5), 0.5), (True, True)])
+def test_equal_accepts_equivalent_numbers_and_sequences(got, expected):
+    check.equal(got, expected, "value")
+
+
+@pytest.mark.parametrize("got, expected", [(True, 1), (1, True), ("5", 5), ((1, 2, 3), (1, 2)), (0.1 + 0.2, 0.3)])
+def test_equal_rejects_lookalikes(got, expected):
+    assert "✘" in verdict_of(check.equal, got, expected, "value")

@@ -28,7 +28,8 @@ answer matches one of them, that hint is shown. Shape mismatches get automatic h
 
 from __future__ import annotations
 
-import math
+import numbers
+import operator
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -164,13 +165,30 @@ def equal(got: Any, expected: Any, what: str, hint: str | None = None,
 
 
 def _plain_equal(got: Any, expected: Any) -> bool:
-    if isinstance(expected, float) or isinstance(got, float):
-        try:
-            return math.isclose(float(got), float(expected), rel_tol=0, abs_tol=0)
-        except (TypeError, ValueError):
+    """Equality that the student's value cannot fake: types are checked before values.
+
+    An object whose ``__eq__`` always answers True is not a number, a string or a tuple,
+    so it never reaches a comparison it controls.
+    """
+    if expected is None:
+        return got is None
+    if isinstance(expected, (bool, np.bool_)):
+        return isinstance(got, (bool, np.bool_)) and bool(got) is bool(expected)
+    if isinstance(expected, (numbers.Number, np.number)):
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (numbers.Number, np.number)):
             return False
+        if isinstance(expected, (numbers.Integral, np.integer)) and isinstance(got, (numbers.Integral, np.integer)):
+            return operator.index(got) == operator.index(expected)
+        return complex(got) == complex(expected)
+    if isinstance(expected, str):
+        return isinstance(got, str) and str.__eq__(str(got), expected)
+    if isinstance(expected, (tuple, list)):
+        return (isinstance(got, (tuple, list)) and len(got) == len(expected)
+                and all(_plain_equal(g, e) for g, e in zip(got, expected)))
+    if type(got) is not type(expected):
+        return False
     try:
-        return bool(got == expected)
+        return bool(expected == got)
     except Exception:  # noqa: BLE001 - ambiguous comparisons count as unequal
         return False
 
