@@ -288,7 +288,7 @@ def _add_grading_commands(commands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnncourse", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="cnncourse", description="Author, run and grade the cnncourse notebooks.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = commands.add_parser("generate", help="write notebooks/ (student copies) from solutions/")

@@ -49,14 +49,28 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"photo_size": 128, "rf_input_size": 48, "max_shift": 8},
         "full": {"photo_size": 256, "rf_input_size": 96, "max_shift": 16},
     },
+    "03_first_cnns": {
+        # compare_epochs: MLP vs ConvNet; sgd_epochs: the hand-written loop and its model.fit twin;
+        # activation_*: CIFAR-like shapes, epochs and learning rates of the ReLU/tanh/sigmoid race;
+        # dropout_*: the small training set and epochs of the dropout experiment;
+        # final_epochs: the LeNet that must reach 99% on the digits test split
+        "quick": {"compare_epochs": 6, "sgd_epochs": 2, "activation_train_size": 1500, "activation_epochs": 5,
+                  "activation_learning_rates": (0.03,), "activation_target_error": 0.7,
+                  "dropout_train_size": 300, "dropout_epochs": 15,
+                  "final_epochs": 30},
+        "full": {"compare_epochs": 15, "sgd_epochs": 5, "activation_train_size": 5000, "activation_epochs": 15,
+                 "activation_learning_rates": (0.01, 0.03, 0.1), "activation_target_error": 0.3,
+                 "dropout_train_size": 300, "dropout_epochs": 30,
+                 "final_epochs": 30},
+    },
     "08_localization_and_detection": {
         # loc_*: single-object shapes for classification + localisation (images, epochs of the
         # L2 phase, epochs of each fine-tuning run); det_*: multi-object shapes for the R-CNN
         # (training and test images); rcnn_epochs: epochs of the R-CNN's crop network
         "quick": {"loc_train_images": 3000, "loc_test_images": 500, "loc_epochs": 8, "loc_finetune_epochs": 3,
-                  "det_train_images": 200, "det_test_images": 150, "rcnn_epochs": 5},
+                  "det_train_images": 200, "det_test_images": 150, "rcnn_epochs": 8},
         "full": {"loc_train_images": 10000, "loc_test_images": 1000, "loc_epochs": 20, "loc_finetune_epochs": 6,
-                 "det_train_images": 1000, "det_test_images": 500, "rcnn_epochs": 12},
+                 "det_train_images": 1000, "det_test_images": 500, "rcnn_epochs": 16},
     },
 }
 
