@@ -242,7 +242,7 @@ def test_max_pooling_gradient_stays_inside_the_receptive_field():
 
 
 def test_up_to_and_unsupported_layers():
-    model = keras.Sequential([keras.Input((12, 12, 1)), conv(name="c1"), conv(name="c2"), layers.Flatten(),
+    model = keras.Sequential([keras.Input((12, 12, 1)), conv(name="c1"), conv(name="c2"), layers.Flatten(name="flatten"),
                               layers.Dense(3)])
     with pytest.raises(ValueError, match=r"'flatten'.*up_to="):
         receptive_field_of_model(model)
