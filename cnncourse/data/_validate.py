@@ -17,18 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-#: Box formats understood by Keras 3 (``keras.utils.bounding_boxes.convert_format``).
-BOX_FORMATS = (
-    "xyxy",
-    "yxyx",
-    "xywh",
-    "center_xywh",
-    "center_yxhw",
-    "rel_xyxy",
-    "rel_yxyx",
-    "rel_xywh",
-    "rel_center_xywh",
-)
+from cnncourse.boxes.formats import BOX_FORMATS
 
 
 def _describe(value) -> str:
