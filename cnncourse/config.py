@@ -54,7 +54,7 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # activation_*: CIFAR-like shapes, epochs and learning rates of the ReLU/tanh/sigmoid race;
         # dropout_*: the small training set and epochs of the dropout experiment;
         # final_epochs: the LeNet that must reach 99% on the digits test split
-        "quick": {"compare_epochs": 6, "sgd_epochs": 2, "activation_train_size": 1500, "activation_epochs": 5,
+        "quick": {"compare_epochs": 10, "sgd_epochs": 2, "activation_train_size": 1500, "activation_epochs": 5,
                   "activation_learning_rates": (0.03,), "activation_target_error": 0.7,
                   "dropout_train_size": 300, "dropout_epochs": 15,
                   "final_epochs": 30},
@@ -62,6 +62,15 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                  "activation_learning_rates": (0.01, 0.03, 0.1), "activation_target_error": 0.3,
                  "dropout_train_size": 300, "dropout_epochs": 30,
                  "final_epochs": 30},
+    },
+    "04_architectures": {
+        # depth_*: the plain vs residual experiment (shape-class images and their side, epochs,
+        # depths 6n + 2, width of the first stage); ablation_*: the "removing parameters"
+        # AlexNets (images, epochs, scale of the layer widths)
+        "quick": {"depth_train_size": 2000, "depth_image_size": 16, "depth_epochs": 6, "depths": (8, 32),
+                  "depth_width": 8, "ablation_train_size": 2000, "ablation_epochs": 10, "ablation_width_scale": 0.25},
+        "full": {"depth_train_size": 5000, "depth_image_size": 32, "depth_epochs": 15, "depths": (8, 20, 32, 56),
+                 "depth_width": 16, "ablation_train_size": 5000, "ablation_epochs": 15, "ablation_width_scale": 1.0},
     },
     "08_localization_and_detection": {
         # loc_*: single-object shapes for classification + localisation (images, epochs of the
