@@ -147,17 +147,7 @@ def load_digits(
         ``class_names = ('0', ..., '9')``. With the defaults: 1257 / 270 / 270 images.
     """
     images, labels = digit_images(image_size)
-    val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction, len(labels), 10)
-    return make_splits(
-        images,
-        labels,
-        DIGIT_CLASS_NAMES,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
-        seed=check_seed("seed", seed),
-        as_dataset=check_bool("as_dataset", as_dataset),
-        batch_size=check_positive_int("batch_size", batch_size),
-    )
+    return _checked_splits(images, labels, DIGIT_CLASS_NAMES, val_fraction, test_fraction, seed, as_dataset, batch_size)
 
 
 def face_images(image_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -196,11 +186,16 @@ def load_faces(
         ``class_names = ('not face', 'face')``. With the defaults: 140 / 30 / 30 images.
     """
     images, labels = face_images(image_size)
-    val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction, len(labels), 2)
+    return _checked_splits(images, labels, FACE_CLASS_NAMES, val_fraction, test_fraction, seed, as_dataset, batch_size)
+
+
+def _checked_splits(images, labels, class_names, val_fraction, test_fraction, seed, as_dataset, batch_size) -> Splits:
+    """Validate the split arguments shared by the loaders, then split (see :func:`make_splits`)."""
+    val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction, len(labels), len(class_names))
     return make_splits(
         images,
         labels,
-        FACE_CLASS_NAMES,
+        class_names,
         val_fraction=val_fraction,
         test_fraction=test_fraction,
         seed=check_seed("seed", seed),
