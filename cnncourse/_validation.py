@@ -214,7 +214,8 @@ def check_int_sequence(name: str, value, *, minimum: int = 1, min_length: int = 
         raise TypeError(f"{name} must be a sequence of integers, got {describe(value)}")
     values = tuple(value)
     if len(values) < min_length:
-        raise ValueError(f"{name} must hold at least {min_length} integers, got {value!r}")
+        plural = "" if min_length == 1 else "s"
+        raise ValueError(f"{name} must hold at least {min_length} integer{plural}, got {value!r}")
     return tuple(check_int(f"{name}[{i}]", v, minimum=minimum) for i, v in enumerate(values))
 
 
@@ -278,8 +279,10 @@ def check_array(
     except ValueError as error:  # ragged nested lists
         raise ValueError(f"{name} must be a rectangular array {what}, got {describe(value)}: {error}") from None
     if array.dtype.kind not in kinds:
-        allowed = "/".join(_KIND_NAMES[k] for k in kinds if k in _KIND_NAMES)
-        raise TypeError(f"{name} must have a {allowed} dtype, got dtype {array.dtype} ({describe(value)})")
+        names = [_KIND_NAMES[k] for k in kinds if k in _KIND_NAMES]
+        allowed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        kind = "a numeric array" if set("biuf") <= set(kinds) else "an array"
+        raise TypeError(f"{name} must be {kind} of dtype {allowed}, got dtype {array.dtype} ({describe(value)})")
     if ndim is not None:
         ndims = (ndim,) if is_int(ndim) else tuple(ndim)
         if array.ndim not in ndims:

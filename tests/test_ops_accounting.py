@@ -260,19 +260,30 @@ def test_up_to_and_unsupported_layers():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    "call, error, message",
     [
-        (lambda: conv_output_size(3, 5), "does not fit"),
-        (lambda: conv_output_size(0, 3), "input_size must be a positive int"),
-        (lambda: conv_output_size(7, 3, padding="half"), "padding must be one of"),
-        (lambda: conv_output_size((7, 7), (3, 3, 3)), "one entry per axis"),
-        (lambda: conv_params(3, 5, 4, groups=2), "groups=2 must divide"),
-        (lambda: dense_params((4, 0), 3), "input_shape must be a positive int"),
-        (lambda: receptive_field(["x"]), r"layers\[0\] must be"),
-        (lambda: receptive_field([LayerSpec((3, 3)), LayerSpec((3, 3, 3))]), "different numbers of spatial axes"),
-        (lambda: receptive_field([LayerSpec(3, 2, padding="same"), 3]).span(0), "offset of this receptive field"),
+        (lambda: conv_output_size(3, 5), ValueError, "does not fit"),
+        (lambda: conv_output_size(0, 3), ValueError, "input_size must be a positive int"),
+        (lambda: conv_output_size(7, 3, padding="half"), ValueError, "padding='half' is not a known padding; known: valid, same, full"),
+        (lambda: conv_output_size(7, 3, padding=1.5), TypeError, r"padding must be one of .*, got 1\.5 \(float\)"),
+        (lambda: conv_output_size(7, 3, padding=(1, -1)), ValueError, r"padding must be a non-negative int .*\(1, -1\)"),
+        (lambda: conv_output_size(7.0, 3), TypeError, r"input_size must be .*, got 7\.0"),
+        (lambda: conv_output_size(7, "3"), TypeError, "kernel_size must be an integer, got '3'"),
+        (lambda: conv_output_size((7, 7), 3, stride=2.0), TypeError, r"stride must be an int or have one entry per axis \(2\), got 2\.0"),
+        (lambda: conv_params(3, True, 4), TypeError, "in_channels must be an integer, got True"),
+        (lambda: conv_output_size((7, 7), (3, 3, 3)), ValueError, "one entry per axis"),
+        (lambda: conv_params(3, 5, 4, groups=2), ValueError, "groups=2 must divide"),
+        (lambda: dense_params((4, 0), 3), ValueError, r"input_shape\[1\] must be a positive integer, got 0"),
+        (lambda: conv_params((3, 0), 2, 4), ValueError, r"kernel_size\[1\] must be a positive integer, got 0"),
+        (lambda: conv_params((), 2, 4), ValueError, r"kernel_size must hold at least 1 integer, got \(\)"),
+        (lambda: conv_params(2.5, 2, 4), TypeError, r"kernel_size must be a sequence of integers, got 2\.5"),
+        (lambda: receptive_field(["x"]), ValueError, r"layers\[0\] must be"),
+        (lambda: receptive_field([LayerSpec((3, 3)), LayerSpec((3, 3, 3))]), ValueError, "different numbers of spatial axes"),
+        (lambda: receptive_field([LayerSpec(3, 2, padding="same"), 3]).span(0), ValueError, "offset of this receptive field"),
     ],
 )
-def test_clear_errors(call, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+def test_clear_errors(call, error, message):
+    """A wrong type raises TypeError, a wrong value ValueError; the message names the argument."""
+    with pytest.raises(error, match=message) as info:
         call()
+    assert type(info.value) is error

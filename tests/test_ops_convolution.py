@@ -379,22 +379,29 @@ def test_one_by_one_convolution_mixes_channels_at_each_pixel():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    "call, error, message",
     [
-        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3, 1, 1))), r"2D image \(H, W\) needs a 2D kernel"),
-        (lambda: cross_correlate2d(np.ones((5, 5, 3)), np.ones((3, 3, 2, 4))), r"kernel\.shape\[2\] must be"),
-        (lambda: cross_correlate2d(np.ones((5, 5, 4)), np.ones((3, 3, 2, 3)), groups=2), "output channels"),
-        (lambda: cross_correlate2d(np.ones((2, 2)), np.ones((3, 3))), "does not fit"),
-        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), stride=0), "stride must be"),
-        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), padding="half"), "padding must be one of"),
-        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), padding_mode="mirror"), "padding_mode must be"),
-        (lambda: cross_correlate2d(np.ones(5), np.ones(3)), r"image must have shape"),
-        (lambda: cross_correlate2d(np.ones((5, 5, 2)), np.ones((3, 3, 2, 2)), bias=[1.0]), r"bias must have shape"),
-        (lambda: cross_correlate1d(np.ones(5), np.ones((3, 1))), r"1D signal \(L,\) needs a 1D kernel"),
-        (lambda: cross_correlate2d([["a"]], [[1]]), "numeric"),
-        (lambda: col2im(np.ones((4, 3)), (3, 3), 2), "cols must have shape"),
+        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3, 1, 1))), ValueError, r"2D image \(H, W\) needs a 2D kernel"),
+        (lambda: cross_correlate2d(np.ones((5, 5, 3)), np.ones((3, 3, 2, 4))), ValueError, r"kernel\.shape\[2\] must be"),
+        (lambda: cross_correlate2d(np.ones((5, 5, 4)), np.ones((3, 3, 2, 3)), groups=2), ValueError, "output channels"),
+        (lambda: cross_correlate2d(np.ones((2, 2)), np.ones((3, 3))), ValueError, "does not fit"),
+        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), stride=0), ValueError, "stride must be"),
+        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), padding="half"), ValueError, "padding='half' is not a known padding"),
+        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), padding_mode="mirror"), ValueError,
+         "padding_mode='mirror' is not a known padding mode; known: zero, wrap, replicate, reflect"),
+        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), stride="2"), TypeError, "stride must be a positive int"),
+        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), stride=(1, 1, 1)), ValueError, "sequence of 2"),
+        (lambda: cross_correlate2d(np.ones((5, 5)), np.ones((3, 3)), groups=1.0), TypeError, "groups must be an integer"),
+        (lambda: cross_correlate2d(np.ones(5), np.ones(3)), ValueError, r"image must have shape"),
+        (lambda: cross_correlate2d(np.ones((5, 5, 2)), np.ones((3, 3, 2, 2)), bias=[1.0]), ValueError, r"bias must have shape"),
+        (lambda: cross_correlate1d(np.ones(5), np.ones((3, 1))), ValueError, r"1D signal \(L,\) needs a 1D kernel"),
+        (lambda: cross_correlate2d([["a"]], [[1]]), TypeError, r"image must be a numeric array .*got dtype <U1"),
+        (lambda: cross_correlate2d([[1, 2], [3]], [[1]]), ValueError, "image must be a rectangular array"),
+        (lambda: col2im(np.ones((4, 3)), (3, 3), 2), ValueError, "cols must have shape"),
     ],
 )
-def test_clear_errors(call, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+def test_clear_errors(call, error, message):
+    """A wrong type raises TypeError, a wrong value ValueError; the message names the argument."""
+    with pytest.raises(error, match=message) as info:
         call()
+    assert type(info.value) is error

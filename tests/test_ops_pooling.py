@@ -131,16 +131,20 @@ def test_cross_channel_max_pool():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    "call, error, message",
     [
-        (lambda: max_pool2d(np.ones((3, 3)), 4), "larger than the input"),
-        (lambda: max_pool2d(np.ones((4, 4)), 2, padding="full"), "padding must be 'valid' or 'same'"),
-        (lambda: max_pool2d(np.ones(4)), "x must have shape"),
-        (lambda: max_pool2d(np.ones((4, 4)), 0), "pool_size must be"),
-        (lambda: max_pool2d_backward(np.ones((4, 4)), np.ones((3, 3))), r"grad_output must have .* \(2, 2\)"),
-        (lambda: cross_channel_max_pool(np.ones((2, 2, 5)), 2), "must divide"),
+        (lambda: max_pool2d(np.ones((3, 3)), 4), ValueError, "larger than the input"),
+        (lambda: max_pool2d(np.ones((4, 4)), 2, padding="full"), ValueError, "padding='full' is not a known padding; known: valid, same"),
+        (lambda: max_pool2d(np.ones((4, 4)), 2, padding=1), TypeError, "padding must be a string, one of valid, same"),
+        (lambda: max_pool2d(np.ones((4, 4)), 2.0), TypeError, "pool_size must be a positive int"),
+        (lambda: max_pool2d(np.ones(4)), ValueError, "x must have shape"),
+        (lambda: max_pool2d(np.ones((4, 4)), 0), ValueError, "pool_size must be"),
+        (lambda: max_pool2d_backward(np.ones((4, 4)), np.ones((3, 3))), ValueError, r"grad_output must have .* \(2, 2\)"),
+        (lambda: cross_channel_max_pool(np.ones((2, 2, 5)), 2), ValueError, "must divide"),
     ],
 )
-def test_clear_errors(call, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+def test_clear_errors(call, error, message):
+    """A wrong type raises TypeError, a wrong value ValueError; the message names the argument."""
+    with pytest.raises(error, match=message) as info:
         call()
+    assert type(info.value) is error

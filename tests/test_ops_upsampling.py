@@ -281,21 +281,30 @@ def test_single_pixel_stamps_the_kernel():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    "call, error, message",
     [
-        (lambda: max_unpool2d([[1, 2]], [[0, 9]], (2, 2)), r"indices must lie in \[0, H \* W\)"),
-        (lambda: max_unpool2d([[1, 2]], [[0.0, 1.0]], (2, 2)), "integer array"),
-        (lambda: max_unpool2d([[1, 2]], [[0]], (2, 2)), "indices must have the shape of x"),
-        (lambda: conv_transpose2d(np.ones((2, 2, 3)), np.ones((3, 3, 1, 2))), r"kernel must have shape"),
+        (lambda: max_unpool2d([[1, 2]], [[0, 9]], (2, 2)), ValueError, r"indices must lie in \[0, H \* W\)"),
+        (lambda: max_unpool2d([[1, 2]], [[0.0, 1.0]], (2, 2)), TypeError, "indices must be an array of dtype int or unsigned int, got dtype float64"),
+        (lambda: max_unpool2d([[1, 2]], [[0]], (2, 2)), ValueError, "indices must have the shape of x"),
+        (lambda: conv_transpose2d(np.ones((2, 2, 3)), np.ones((3, 3, 1, 2))), ValueError, r"kernel must have shape"),
         (lambda: conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), stride=2, output_padding=2),
-         "output_padding must be smaller"),
+         ValueError, "output_padding must be smaller"),
         (lambda: conv_transpose2d(np.ones((2, 2)), np.ones((2, 2)), padding="same", output_padding=0),
-         "maps to 1, not to the input length 2"),
-        (lambda: conv1d_matrix([[1, 2]], 4), "kernel must be a non-empty 1D"),
-        (lambda: conv1d_matrix([1, 2, 3], 1), "does not fit"),
-        (lambda: nearest_unpool2d(np.ones((2, 2)), 0), "size must be"),
+         ValueError, "maps to 1, not to the input length 2"),
+        (lambda: conv1d_matrix([[1, 2]], 4), ValueError, "kernel must be a non-empty 1D"),
+        (lambda: conv1d_matrix([1, 2, 3], 1), ValueError, "does not fit"),
+        (lambda: nearest_unpool2d(np.ones((2, 2)), 0), ValueError, "size must be"),
+        (lambda: nearest_unpool2d(np.ones((2, 2)), "2"), TypeError, "size must be a positive int"),
+        (lambda: conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), padding="full"), ValueError,
+         "padding='full' is not a known padding; known: valid, same"),
+        (lambda: conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), padding=(1, 1, 1)), ValueError,
+         r"padding must be one of \('valid', 'same'\), an int, \(ph, pw\)"),
+        (lambda: conv_transpose1d(np.ones(2), np.ones(3), padding="full"), ValueError, "padding='full' is not a known padding"),
+        (lambda: conv_transpose1d(np.ones(2), np.ones(3), stride=np.int64(0)), ValueError, "stride must be a positive integer"),
     ],
 )
-def test_clear_errors(call, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+def test_clear_errors(call, error, message):
+    """A wrong type raises TypeError, a wrong value ValueError; the message names the argument."""
+    with pytest.raises(error, match=message) as info:
         call()
+    assert type(info.value) is error

@@ -22,9 +22,9 @@ Examples from the lectures::
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
-from cnncourse.ops._validation import is_int, positive_int
+from cnncourse._validation import check_int_sequence, check_positive_int, describe, is_int
 from cnncourse.ops.padding import effective_kernel_size, resolve_padding, same_padding
 
 # --------------------------------------------------------------------------------------
@@ -59,6 +59,8 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
         (14, 14)
     """
     if not is_int(input_size):
+        if isinstance(input_size, str) or not isinstance(input_size, Iterable):
+            raise TypeError(f"input_size must be a positive int or a tuple of positive ints, got {describe(input_size)}")
         sizes = tuple(input_size)
         axes = len(sizes)
         kernels = _per_axis(kernel_size, axes, "kernel_size")
@@ -66,10 +68,10 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
         dilations = _per_axis(dilation, axes, "dilation")
         paddings = _per_axis(padding, axes, "padding")
         return tuple(conv_output_size(*args) for args in zip(sizes, kernels, strides, paddings, dilations))
-    input_size = positive_int(input_size, "input_size")
-    kernel_size = positive_int(kernel_size, "kernel_size")
-    stride = positive_int(stride, "stride")
-    dilation = positive_int(dilation, "dilation")
+    input_size = check_positive_int("input_size", input_size)
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    stride = check_positive_int("stride", stride)
+    dilation = check_positive_int("dilation", dilation)
     before, after = resolve_padding(padding, input_size, kernel_size, stride, dilation)
     k_eff = effective_kernel_size(kernel_size, dilation)
     padded = input_size + before + after
@@ -85,26 +87,20 @@ def _per_axis(value, axes, name):
     """``value`` repeated for every axis (an int or a string), or checked to have one entry per axis."""
     if is_int(value) or isinstance(value, str):
         return (value,) * axes
-    try:
-        value = tuple(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an int or have one entry per axis ({axes}), got {value!r}") from None
+    expected = f"an int or have one entry per axis ({axes})"
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be {expected}, got {describe(value)}")
+    value = tuple(value)
     if len(value) != axes:
-        raise ValueError(f"{name} must be an int or have one entry per axis ({axes}), got {value!r}")
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return value
 
 
 def _window_area(size, name):
     """K*K for an int, the product of the entries for a tuple."""
     if is_int(size):
-        return positive_int(size, name) ** 2
-    try:
-        values = tuple(size)
-    except TypeError:
-        raise ValueError(f"{name} must be a positive int or a tuple of positive ints, got {size!r}") from None
-    if not values:
-        raise ValueError(f"{name} must not be empty, got {size!r}")
-    return math.prod(positive_int(v, name) for v in values)
+        return check_positive_int(name, size) ** 2
+    return math.prod(check_int_sequence(name, size, min_length=1))
 
 
 # --------------------------------------------------------------------------------------
@@ -122,9 +118,9 @@ def conv_params(kernel_size, in_channels, out_channels, use_bias=True, groups=1)
         270
     """
     area = _window_area(kernel_size, "kernel_size")
-    in_channels = positive_int(in_channels, "in_channels")
-    out_channels = positive_int(out_channels, "out_channels")
-    groups = positive_int(groups, "groups")
+    in_channels = check_positive_int("in_channels", in_channels)
+    out_channels = check_positive_int("out_channels", out_channels)
+    groups = check_positive_int("groups", groups)
     if in_channels % groups or out_channels % groups:
         raise ValueError(
             f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}"
@@ -144,9 +140,9 @@ def dense_params(input_shape, units, use_bias=True):
         >>> dense_params((400, 400, 3), 500)
         240000500
     """
-    features = (positive_int(input_shape, "input_shape") if is_int(input_shape)
-                else math.prod(positive_int(v, "input_shape") for v in input_shape))
-    units = positive_int(units, "units")
+    features = (check_positive_int("input_shape", input_shape) if is_int(input_shape)
+                else math.prod(check_int_sequence("input_shape", input_shape, min_length=1)))
+    units = check_positive_int("units", units)
     return features * units + (units if use_bias else 0)
 
 
@@ -165,8 +161,8 @@ def locally_connected_params(num_units, field_size, in_channels=1, use_bias=Fals
         >>> locally_connected_params(400_000, 10)
         40000000
     """
-    num_units = positive_int(num_units, "num_units")
-    in_channels = positive_int(in_channels, "in_channels")
+    num_units = check_positive_int("num_units", num_units)
+    in_channels = check_positive_int("in_channels", in_channels)
     return num_units * (_window_area(field_size, "field_size") * in_channels + int(bool(use_bias)))
 
 
@@ -177,9 +173,9 @@ def separable_conv_params(kernel_size, in_channels, out_channels, depth_multipli
     plus pointwise ``Cin * M * Cout`` (a 1x1 convolution) plus ``Cout`` biases.
     """
     area = _window_area(kernel_size, "kernel_size")
-    in_channels = positive_int(in_channels, "in_channels")
-    out_channels = positive_int(out_channels, "out_channels")
-    depth_multiplier = positive_int(depth_multiplier, "depth_multiplier")
+    in_channels = check_positive_int("in_channels", in_channels)
+    out_channels = check_positive_int("out_channels", out_channels)
+    depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
     return (area * in_channels * depth_multiplier + in_channels * depth_multiplier * out_channels
             + (out_channels if use_bias else 0))
 
@@ -359,11 +355,11 @@ def _axis_spec(spec, axis, axes):
 
 def _receptive_field_1d(specs, input_size):
     size, jump, offset = 1, 1, 0
-    length = None if input_size is None else positive_int(input_size, "input_size")
+    length = None if input_size is None else check_positive_int("input_size", input_size)
     for spec in specs:
-        kernel = positive_int(spec.kernel_size, "kernel_size")
-        stride = positive_int(spec.stride, "stride")
-        dilation = positive_int(spec.dilation, "dilation")
+        kernel = check_positive_int("kernel_size", spec.kernel_size)
+        stride = check_positive_int("stride", spec.stride)
+        dilation = check_positive_int("dilation", spec.dilation)
         k_eff = effective_kernel_size(kernel, dilation)
         if isinstance(spec.padding, str) and spec.padding.lower() == "same" and length is None:
             # "same" pads (k_eff - 1) // 2 before when the stride is 1; otherwise it depends on the length

@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cnncourse.ops._validation import as_numeric_array, float_dtype_for, int_tuple, positive_int
+from cnncourse._validation import check_int_tuple, check_numeric_array, check_positive_int
 from cnncourse.ops.padding import (
     _pad_spatial,
     check_padding_mode,
@@ -55,15 +55,20 @@ from cnncourse.ops.padding import (
 # --------------------------------------------------------------------------------------
 
 
+def float_dtype_for(*arrays: np.ndarray) -> np.dtype:
+    """The dtype the operations compute in: float32 stays float32, integers become float64."""
+    return np.result_type(*arrays, np.float32)
+
+
 def _standardize_image_and_kernel(image, kernel, groups=1, image_name="image", kernel_name="kernel"):
     """Bring ``image`` to ``(N, H, W, C)`` and ``kernel`` to ``(KH, KW, C / groups, Cout)``.
 
     Returns ``(x4, k4, restore)`` where ``restore(out4)`` gives the output the layout that
     matches the inputs (see the module docstring's table).
     """
-    image = as_numeric_array(image, image_name)
-    kernel = as_numeric_array(kernel, kernel_name)
-    groups = positive_int(groups, "groups")
+    image = check_numeric_array(image_name, image)
+    kernel = check_numeric_array(kernel_name, kernel)
+    groups = check_positive_int("groups", groups)
     if kernel.size == 0 or image.size == 0:
         raise ValueError(
             f"{image_name} and {kernel_name} must not be empty, got {image_name}.shape={image.shape}, "
@@ -115,8 +120,8 @@ def _standardize_image_and_kernel(image, kernel, groups=1, image_name="image", k
 
 def _standardize_signal_and_kernel(signal, kernel, groups=1):
     """The 1D layouts, mapped onto images with a single row (``H = 1``)."""
-    signal = as_numeric_array(signal, "signal")
-    kernel = as_numeric_array(kernel, "kernel")
+    signal = check_numeric_array("signal", signal)
+    kernel = check_numeric_array("kernel", kernel)
     if signal.size == 0 or kernel.size == 0:
         raise ValueError(f"signal and kernel must not be empty, got signal.shape={signal.shape}, "
                          f"kernel.shape={kernel.shape}")
@@ -162,7 +167,7 @@ def _sliding_patches(padded, kernel_hw, stride_hw, dilation_hw):
 
 
 def _geometry(stride, dilation):
-    return int_tuple(stride, "stride", 2), int_tuple(dilation, "dilation", 2)
+    return check_int_tuple("stride", stride, 2), check_int_tuple("dilation", dilation, 2)
 
 
 # --------------------------------------------------------------------------------------
@@ -199,11 +204,11 @@ def im2col(image, kernel_size, stride=1, padding="valid", padding_mode="zero", d
                [3, 4, 6, 7],
                [4, 5, 7, 8]])
     """
-    image = as_numeric_array(image, "image")
+    image = check_numeric_array("image", image)
     if image.ndim not in (2, 3, 4):
         raise ValueError(f"image must have shape (H, W), (H, W, C) or (N, H, W, C), got image.shape={image.shape}")
     x4 = image[None, :, :, None] if image.ndim == 2 else image[None] if image.ndim == 3 else image
-    kernel_hw = int_tuple(kernel_size, "kernel_size", 2)
+    kernel_hw = check_int_tuple("kernel_size", kernel_size, 2)
     stride_hw, dilation_hw = _geometry(stride, dilation)
     pads = resolve_padding_2d(padding, x4.shape[1:3], kernel_hw, stride_hw, dilation_hw)
     padded = _pad_spatial(x4, pads, check_padding_mode(padding_mode))
@@ -228,14 +233,14 @@ def col2im(cols, image_shape, kernel_size, stride=1, padding="valid", dilation=1
     Returns:
         An array of shape ``image_shape``.
     """
-    cols = as_numeric_array(cols, "cols")
+    cols = check_numeric_array("cols", cols)
     image_shape = tuple(int(s) for s in image_shape)
     if len(image_shape) not in (2, 3, 4):
         raise ValueError(f"image_shape must be (H, W), (H, W, C) or (N, H, W, C), got {image_shape}")
     shape4 = ((1,) + image_shape + (1,) if len(image_shape) == 2
               else (1,) + image_shape if len(image_shape) == 3 else image_shape)
     n, h, w, c = shape4
-    (kh, kw) = int_tuple(kernel_size, "kernel_size", 2)
+    (kh, kw) = check_int_tuple("kernel_size", kernel_size, 2)
     (sh, sw), (dh, dw) = _geometry(stride, dilation)
     (top, bottom), (left, right) = resolve_padding_2d(padding, (h, w), (kh, kw), (sh, sw), (dh, dw))
     hp, wp = h + top + bottom, w + left + right
@@ -351,7 +356,7 @@ def convolve2d(image, kernel, stride=1, padding="valid", padding_mode="zero", di
     kernels). Same arguments and layouts as :func:`cross_correlate2d`; only the spatial axes
     of the kernel are flipped, never the channel axes.
     """
-    kernel = as_numeric_array(kernel, "kernel")
+    kernel = check_numeric_array("kernel", kernel)
     if kernel.ndim < 2:
         raise ValueError(f"kernel must have at least 2 axes (KH, KW, ...), got kernel.shape={kernel.shape}")
     return cross_correlate2d(image, kernel[::-1, ::-1], stride=stride, padding=padding, padding_mode=padding_mode,
@@ -385,7 +390,7 @@ def cross_correlate1d(signal, kernel, stride=1, padding="valid", padding_mode="z
         array([-2., -2.])
     """
     image, kernel2d, restore = _standardize_signal_and_kernel(signal, kernel, groups)
-    stride, dilation = positive_int(stride, "stride"), positive_int(dilation, "dilation")
+    stride, dilation = check_positive_int("stride", stride), check_positive_int("dilation", dilation)
     kernel_size = kernel2d.shape[1]
     length = image.shape[-1] if image.ndim == 2 else image.shape[-2]
     before_after = resolve_padding(padding, length, kernel_size, stride, dilation)
@@ -400,7 +405,7 @@ def convolve1d(signal, kernel, stride=1, padding="valid", padding_mode="zero", d
     Same arguments and layouts as :func:`cross_correlate1d`; ``padding="valid"`` and
     ``"full"`` match ``np.convolve``'s modes of the same name.
     """
-    kernel = as_numeric_array(kernel, "kernel")
+    kernel = check_numeric_array("kernel", kernel)
     if kernel.ndim < 1:
         raise ValueError(f"kernel must have at least 1 axis (K, ...), got kernel.shape={kernel.shape}")
     return cross_correlate1d(signal, kernel[::-1], stride=stride, padding=padding, padding_mode=padding_mode,
@@ -408,7 +413,7 @@ def convolve1d(signal, kernel, stride=1, padding="valid", padding_mode="zero", d
 
 
 def _check_bias(bias, out_channels, dtype):
-    bias = as_numeric_array(bias, "bias")
+    bias = check_numeric_array("bias", bias)
     if bias.ndim == 0 and out_channels == 1:  # a scalar bias for a single output map
         bias = bias.reshape(1)
     if bias.shape != (out_channels,):

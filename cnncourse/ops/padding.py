@@ -33,7 +33,14 @@ import math
 
 import numpy as np
 
-from cnncourse.ops._validation import as_numeric_array, is_int
+from cnncourse._validation import (
+    check_choice,
+    check_int_tuple,
+    check_non_negative_int,
+    check_numeric_array,
+    describe,
+    is_int,
+)
 
 PADDING_MODES = ("zero", "wrap", "replicate", "reflect")
 PADDING_NAMES = ("valid", "same", "full")
@@ -73,28 +80,34 @@ def resolve_padding(padding, input_size: int, kernel_size: int, stride: int = 1,
         ``(before, after)``, two non-negative ints.
     """
     if isinstance(padding, str):
-        key = padding.lower()
+        key = check_choice(name, padding.lower(), PADDING_NAMES, "padding")
         if key == "valid":
             return 0, 0
         if key == "same":
             return same_padding(input_size, kernel_size, stride, dilation)
-        if key == "full":
-            extra = effective_kernel_size(kernel_size, dilation) - 1
-            return extra, extra
-        raise ValueError(f"{name} must be one of {PADDING_NAMES}, an int or (before, after), got {padding!r}")
+        extra = effective_kernel_size(kernel_size, dilation) - 1  # "full"
+        return extra, extra
     if is_int(padding):
-        if padding < 0:
-            raise ValueError(f"{name} must be non-negative, got {padding!r}")
-        return int(padding), int(padding)
-    try:
-        before, after = padding
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be one of {PADDING_NAMES}, an int or (before, after), got {padding!r}"
-        ) from None
-    if not (is_int(before) and is_int(after)) or before < 0 or after < 0:
-        raise ValueError(f"{name} must hold non-negative ints (before, after), got {padding!r}")
-    return int(before), int(after)
+        amount = check_non_negative_int(name, padding)
+        return amount, amount
+    if not isinstance(padding, (tuple, list, np.ndarray)):
+        raise TypeError(f"{name} must be one of {PADDING_NAMES}, an int or (before, after), got {describe(padding)}")
+    return check_int_tuple(name, padding, 2, minimum=0)
+
+
+def split_padding_2d(padding, names=PADDING_NAMES, name: str = "padding") -> tuple:
+    """``(height_padding, width_padding)``: a string or an int stands for both axes, a pair is split.
+
+    Each half is still to be resolved per axis (a string, an int or ``(before, after)``).
+    """
+    if isinstance(padding, str) or is_int(padding):
+        return padding, padding
+    expected = f"one of {tuple(names)}, an int, (ph, pw) or ((top, bottom), (left, right))"
+    if not isinstance(padding, (tuple, list, np.ndarray)):
+        raise TypeError(f"{name} must be {expected}, got {describe(padding)}")
+    if len(padding) != 2:
+        raise ValueError(f"{name} must be {expected}, got {padding!r}")
+    return tuple(padding)
 
 
 def resolve_padding_2d(padding, input_hw, kernel_hw, stride_hw=(1, 1), dilation_hw=(1, 1),
@@ -106,18 +119,7 @@ def resolve_padding_2d(padding, input_hw, kernel_hw, stride_hw=(1, 1), dilation_
             axis gets the same amount) or ``((top, bottom), (left, right))``.
         input_hw, kernel_hw, stride_hw, dilation_hw: ``(height, width)`` pairs.
     """
-    if isinstance(padding, str) or is_int(padding):
-        per_axis = (padding, padding)
-    else:
-        try:
-            per_axis = tuple(padding)
-        except TypeError:
-            per_axis = ()
-        if len(per_axis) != 2:
-            raise ValueError(
-                f"{name} must be one of {PADDING_NAMES}, an int, (ph, pw) or ((top, bottom), (left, right)), "
-                f"got {padding!r}"
-            )
+    per_axis = split_padding_2d(padding, PADDING_NAMES, name)
     return tuple(
         resolve_padding(p, i, k, s, d, name=name)
         for p, i, k, s, d in zip(per_axis, input_hw, kernel_hw, stride_hw, dilation_hw)
@@ -125,9 +127,8 @@ def resolve_padding_2d(padding, input_hw, kernel_hw, stride_hw=(1, 1), dilation_
 
 
 def check_padding_mode(padding_mode) -> str:
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-    return padding_mode
+    """``padding_mode`` if it is one of :data:`PADDING_MODES`."""
+    return check_choice("padding_mode", padding_mode, PADDING_MODES, "padding mode")
 
 
 def pad_image(image, padding, padding_mode: str = "zero"):
@@ -147,7 +148,7 @@ def pad_image(image, padding, padding_mode: str = "zero"):
         >>> pad_image(np.array([[1, 2, 3]]), ((0, 0), (2, 2)), "reflect")
         array([[3, 2, 1, 2, 3, 2, 1]])
     """
-    image = as_numeric_array(image, "image")
+    image = check_numeric_array("image", image)
     if image.ndim not in (2, 3, 4):
         raise ValueError(f"image must have shape (H, W), (H, W, C) or (N, H, W, C), got {image.shape}")
     if isinstance(padding, str):

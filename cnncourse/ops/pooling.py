@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnncourse.ops._validation import as_numeric_array, int_tuple, positive_int
+from cnncourse._validation import check_choice, check_int_tuple, check_numeric_array, check_positive_int
 from cnncourse.ops.convolution import _sliding_patches
 from cnncourse.ops.padding import _pad_spatial
 
 
 def _standardize_feature_map(x, name="x"):
     """``(N, H, W, C)`` view of ``x`` and a function that restores the original layout."""
-    x = as_numeric_array(x, name)
+    x = check_numeric_array(name, x)
     if x.ndim == 2:
         return x[None, :, :, None], lambda out: out[0, :, :, 0]
     if x.ndim == 3:
@@ -41,12 +41,13 @@ def _standardize_feature_map(x, name="x"):
 
 
 def _pool_geometry(x4, pool_size, stride, padding):
-    pool_hw = int_tuple(pool_size, "pool_size", 2)
-    stride_hw = pool_hw if stride is None else int_tuple(stride, "stride", 2)
-    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    pool_hw = check_int_tuple("pool_size", pool_size, 2)
+    stride_hw = pool_hw if stride is None else check_int_tuple("stride", stride, 2)
+    if isinstance(padding, str):
+        padding = padding.lower()
+    check_choice("padding", padding, ("valid", "same"), "padding")
     height, width = x4.shape[1:3]
-    if padding.lower() == "valid":
+    if padding == "valid":
         if height < pool_hw[0] or width < pool_hw[1]:
             raise ValueError(
                 f"pool_size {pool_hw} is larger than the input ({height}x{width}) with padding='valid'"
@@ -203,8 +204,8 @@ def cross_channel_max_pool(x, pool_size=2):
     Returns:
         ``(..., C // pool_size)``: ``out[..., k] = max(x[..., k*p : (k+1)*p])``.
     """
-    x = as_numeric_array(x, "x")
-    pool_size = positive_int(pool_size, "pool_size")
+    x = check_numeric_array("x", x)
+    pool_size = check_positive_int("pool_size", pool_size)
     if x.ndim < 1 or x.shape[-1] % pool_size:
         raise ValueError(
             f"pool_size={pool_size} must divide the number of channels (last axis) of x, got x.shape={x.shape}"

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnncourse.ops._validation import as_numeric_array, int_tuple, is_int, positive_int
+from cnncourse._validation import check_array, check_choice, check_int_tuple, check_numeric_array, check_positive_int
 from cnncourse.ops.convolution import col2im
-from cnncourse.ops.padding import effective_kernel_size, resolve_padding, same_padding
+from cnncourse.ops.padding import effective_kernel_size, resolve_padding, same_padding, split_padding_2d
 from cnncourse.ops.pooling import _scatter_add, _standardize_feature_map
+
+#: The padding names a transposed convolution takes (Keras's; "full" has no transposed meaning there).
+TRANSPOSE_PADDING_NAMES = ("valid", "same")
 
 # --------------------------------------------------------------------------------------
 # Unpooling
@@ -50,7 +53,7 @@ def nearest_unpool2d(x, size=2):
                [3, 3, 4, 4]])
     """
     x4, restore = _standardize_feature_map(x)
-    sh, sw = int_tuple(size, "size", 2)
+    sh, sw = check_int_tuple("size", size, 2)
     return restore(np.repeat(np.repeat(x4, sh, axis=1), sw, axis=2))
 
 
@@ -67,7 +70,7 @@ def bed_of_nails_unpool2d(x, size=2):
                [0, 0, 0, 0]])
     """
     x4, restore = _standardize_feature_map(x)
-    sh, sw = int_tuple(size, "size", 2)
+    sh, sw = check_int_tuple("size", size, 2)
     n, h, w, c = x4.shape
     out = np.zeros((n, h * sh, w * sw, c), dtype=x4.dtype)
     out[:, ::sh, ::sw, :] = x4
@@ -99,12 +102,10 @@ def max_unpool2d(x, indices, output_size):
                [3., 0., 0., 4.]])
     """
     x4, restore = _standardize_feature_map(x)
-    indices = as_numeric_array(indices, "indices")
-    if indices.dtype.kind not in "iu":
-        raise TypeError(f"indices must be an integer array, got dtype {indices.dtype}")
+    indices = check_array("indices", indices, kinds="iu")
     if indices.shape != np.shape(x):
         raise ValueError(f"indices must have the shape of x {np.shape(x)}, got {indices.shape}")
-    height, width = int_tuple(output_size, "output_size", 2)
+    height, width = check_int_tuple("output_size", output_size, 2)
     if indices.size and (indices.min() < 0 or indices.max() >= height * width):
         raise ValueError(
             f"indices must lie in [0, H * W) = [0, {height * width}) for output_size={output_size}, "
@@ -128,7 +129,7 @@ def _transpose_crop(padding, input_size, kernel_size, stride, dilation, output_p
             f"stride={stride}"
         )
     if isinstance(padding, str):
-        key = padding.lower()
+        key = check_choice(name, padding.lower(), TRANSPOSE_PADDING_NAMES, "padding")
         if key == "valid":  # Keras's rule
             extra = max(k_eff, stride) - k_eff if output_padding is None else output_padding
             return 0, (input_size - 1) * stride + k_eff + extra
@@ -142,7 +143,6 @@ def _transpose_crop(padding, input_size, kernel_size, stride, dilation, output_p
                     f"input length {input_size}; use output_padding=None or another value"
                 )
             return same_padding(length, kernel_size, stride, dilation)[0], length
-        raise ValueError(f"{name} must be 'valid', 'same', an int or (before, after), got {padding!r}")
     before, after = resolve_padding(padding, input_size, kernel_size, stride, dilation, name=name)
     return before, (input_size - 1) * stride + k_eff - before - after + (output_padding or 0)
 
@@ -176,8 +176,8 @@ def conv_transpose2d(x, kernel, stride=1, padding="valid", output_padding=None, 
         array([[2., 4.],
                [6., 8.]])
     """
-    x_array = as_numeric_array(x, "x")
-    kernel = as_numeric_array(kernel, "kernel")
+    x_array = check_numeric_array("x", x)
+    kernel = check_numeric_array("kernel", kernel)
     if x_array.ndim == 2:
         if kernel.ndim != 2:
             raise ValueError(f"a 2D x (H, W) needs a 2D kernel (KH, KW), got kernel.shape={kernel.shape}")
@@ -193,12 +193,12 @@ def conv_transpose2d(x, kernel, stride=1, padding="valid", output_padding=None, 
         k4 = kernel
     else:
         raise ValueError(f"x must have shape (H, W), (H, W, C) or (N, H, W, C), got x.shape={x_array.shape}")
-    stride_hw = int_tuple(stride, "stride", 2)
-    dilation_hw = int_tuple(dilation, "dilation", 2)
-    output_padding_hw = (None, None) if output_padding is None else int_tuple(output_padding, "output_padding", 2, 0)
+    stride_hw = check_int_tuple("stride", stride, 2)
+    dilation_hw = check_int_tuple("dilation", dilation, 2)
+    output_padding_hw = (None, None) if output_padding is None else check_int_tuple("output_padding", output_padding, 2, 0)
     kh, kw, cout, cin = k4.shape
     n, h, w, _ = x4.shape
-    per_axis_padding = _per_axis_transpose_padding(padding)
+    per_axis_padding = split_padding_2d(padding, TRANSPOSE_PADDING_NAMES)
     crops = [
         _transpose_crop(p, size, k, s, d, op)
         for p, size, k, s, d, op in zip(per_axis_padding, (h, w), (kh, kw), stride_hw, dilation_hw, output_padding_hw)
@@ -218,25 +218,11 @@ def conv_transpose2d(x, kernel, stride=1, padding="valid", output_padding=None, 
     cols = min(out_w, full_hw[1] - left)
     out[:, :rows, :cols, :] = full[:, top: top + rows, left: left + cols, :]
     if bias is not None:
-        bias = as_numeric_array(bias, "bias")
+        bias = check_numeric_array("bias", bias)
         if bias.shape != (cout,):
             raise ValueError(f"bias must have shape (Cout,) = ({cout},), got bias.shape={bias.shape}")
         out = out + bias
     return restore(out)
-
-
-def _per_axis_transpose_padding(padding):
-    if isinstance(padding, str) or is_int(padding):
-        return padding, padding
-    try:
-        pair = tuple(padding)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2:
-        raise ValueError(
-            f"padding must be 'valid', 'same', an int, (ph, pw) or ((top, bottom), (left, right)), got {padding!r}"
-        )
-    return pair
 
 
 def conv_transpose1d(x, kernel, stride=1, padding="valid", output_padding=None, dilation=1, bias=None):
@@ -255,10 +241,10 @@ def conv_transpose1d(x, kernel, stride=1, padding="valid", output_padding=None, 
         >>> conv_transpose1d([1, 10], [1, 2, 3], stride=2, output_padding=1)
         array([ 1.,  2., 13., 20., 30.,  0.])
     """
-    x_array = as_numeric_array(x, "x")
-    kernel = as_numeric_array(kernel, "kernel")
-    stride = positive_int(stride, "stride")
-    dilation = positive_int(dilation, "dilation")
+    x_array = check_numeric_array("x", x)
+    kernel = check_numeric_array("kernel", kernel)
+    stride = check_positive_int("stride", stride)
+    dilation = check_positive_int("dilation", dilation)
     if x_array.ndim == 1:
         if kernel.ndim != 1:
             raise ValueError(f"a 1D x (L,) needs a 1D kernel (K,), got kernel.shape={kernel.shape}")
@@ -272,8 +258,7 @@ def conv_transpose1d(x, kernel, stride=1, padding="valid", output_padding=None, 
     else:
         raise ValueError(f"x must have shape (L,), (L, C) or (N, L, C), got x.shape={x_array.shape}")
     if isinstance(padding, str):
-        if padding.lower() not in ("valid", "same"):
-            raise ValueError(f"padding must be 'valid', 'same', an int or (before, after), got {padding!r}")
+        check_choice("padding", padding.lower(), TRANSPOSE_PADDING_NAMES, "padding")
         padding2d = ("valid", padding)  # the height axis (size 1, kernel 1 tall) stays 1
     else:
         padding2d = ((0, 0), resolve_padding(padding, 1, 1))
@@ -321,9 +306,9 @@ def conv1d_matrix(kernel, input_length, stride=1, padding=0, dilation=1, include
         raise ValueError(f"kernel must be a non-empty 1D sequence (K,), got shape {kernel.shape}")
     symbolic = kernel.dtype.kind in "USO"
     if not symbolic:
-        kernel = as_numeric_array(kernel, "kernel")
-    input_length = positive_int(input_length, "input_length")
-    stride, dilation = positive_int(stride, "stride"), positive_int(dilation, "dilation")
+        kernel = check_numeric_array("kernel", kernel)
+    input_length = check_positive_int("input_length", input_length)
+    stride, dilation = check_positive_int("stride", stride), check_positive_int("dilation", dilation)
     before, after = resolve_padding(padding, input_length, kernel.size, stride, dilation)
     padded_length = input_length + before + after
     k_eff = effective_kernel_size(kernel.size, dilation)
