@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# generate writes only missing or untouched student notebooks: an edited one is kept as it is
 lab: install
-	@$(BIN)/cnncourse generate --check >/dev/null || $(BIN)/cnncourse generate
+	@$(BIN)/cnncourse generate --check >/dev/null 2>&1 || $(BIN)/cnncourse generate
 	@echo "Starting JupyterLab on notebooks/; open the URL printed below (Ctrl-C stops it)."
 	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
 

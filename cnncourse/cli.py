@@ -24,13 +24,23 @@ def _generate(args: argparse.Namespace) -> int:
     from cnncourse.grading.generate import generate, orphan_student_notebooks
     from cnncourse.grading.notebook_format import NotebookFormatError
 
+    if not Path(args.solutions).is_dir():
+        print(f"error: no {args.solutions}/ folder here: `cnncourse generate` writes student notebooks from the "
+              f"solution notebooks, in the course repository (run it there, or pass --solutions)", file=sys.stderr)
+        return 2
     try:
-        results = generate(args.solutions, args.notebooks, check_only=args.check, names=args.names or None)
+        results = generate(args.solutions, args.notebooks, check_only=args.check, names=args.names or None,
+                           force=args.force)
     except (NotebookFormatError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for result in results:
-        if result.status != "unchanged" or not args.check:
+        if result.status == "kept":
+            print(f"{result.status:>9}  {result.student} (edited: your changes are kept; `generate --force` "
+                  f"replaces it and keeps a copy in {Path(args.notebooks) / '.backups'}/)")
+        elif result.status == "replaced":
+            print(f"{result.status:>9}  {result.student} (your edited copy is in {result.backup})")
+        elif result.status != "unchanged" or not args.check:
             print(f"{result.status:>9}  {result.student}")
     stale = [r for r in results if r.status == "stale"]
     orphans = [] if args.names else orphan_student_notebooks(args.solutions, args.notebooks)
@@ -74,6 +84,27 @@ def _doctor(args: argparse.Namespace) -> int:
 
 _INSTRUCTOR_ONLY = ("cnncourse.grading.autograde", "cnncourse.grading.gradebook", "cnncourse.grading.feedback",
                     "cnncourse.grading.release")
+
+
+#: the commands a student copy (``cnncourse release``) offers; the others are the instructor's
+STUDENT_COMMANDS = ("validate", "doctor")
+INSTRUCTOR_COMMANDS = ("generate", "execute", "release", "autograde", "gradebook")
+
+
+def is_student_copy() -> bool:
+    """True in a student release: its marker file is beside the package, or the instructor modules are gone."""
+    import importlib.util
+
+    if (Path(__file__).resolve().parent.parent / ".cnncourse-release").is_file():
+        return True
+    return all(importlib.util.find_spec(name) is None for name in _INSTRUCTOR_ONLY)
+
+
+def _instructor_command_message(command: str) -> str:
+    return (f"error: `cnncourse {command}` belongs to the instructor's copy of the course: it lives in the course "
+            f"repository (with solutions/), not in this student copy.\n"
+            f"Here you can run: `cnncourse validate NOTEBOOK` (make validate NB=NOTEBOOK) and "
+            f"`cnncourse doctor` (make doctor).")
 
 
 def _instructor_only(command: str, error: ModuleNotFoundError) -> int:
@@ -294,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="write notebooks/ (student copies) from solutions/")
     gen.add_argument("names", nargs="*", help="only these notebooks (file names or stems)")
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a student notebook is stale")
+    gen.add_argument("--force", action="store_true",
+                     help="also replace student notebooks someone edited (each is first copied to "
+                          "NOTEBOOKS/.backups/NAME.YYYYmmdd-HHMMSS.ipynb); without it they are kept")
     gen.add_argument("--solutions", default="solutions", help="solution notebooks folder (default: solutions)")
     gen.add_argument("--notebooks", default="notebooks", help="student notebooks folder (default: notebooks)")
     gen.set_defaults(run=_generate)
@@ -310,9 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
     doc.set_defaults(run=_doctor)
 
     _add_grading_commands(commands)
+    if is_student_copy():
+        parser.description = "Check your cnncourse notebooks: validate one like the autograder, check this machine."
+        # list only the student commands; main() explains where the others live
+        commands._choices_actions[:] = [a for a in commands._choices_actions if a.dest in STUDENT_COMMANDS]
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in INSTRUCTOR_COMMANDS and is_student_copy():
+        print(_instructor_command_message(argv[0]), file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     return args.run(args)

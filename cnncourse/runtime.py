@@ -99,19 +99,15 @@ def setup(notebook: str, seed: int = DEFAULT_SEED, profile: str | None = None):
     seed_everything(seed)
     cfg = settings(notebook, profile)
     _plot_defaults()
+    from cnncourse.grading import check
+
+    check.install_notebook_hooks()  # an unfinished exercise, and each cell that needs it, print one line
     device = "GPU" if gpu_available() else "CPU"
     print(f"cnncourse {__version__} · profile {cfg.profile} · {device} · seed {seed}")
     return cfg
 
 
 def _plot_defaults() -> None:
-    import matplotlib
+    from cnncourse.figures import use_course_style
 
-    matplotlib.rcParams.update(
-        {
-            "figure.dpi": 80,
-            "image.cmap": "gray",
-            "axes.titlesize": "medium",
-            "figure.autolayout": True,
-        }
-    )
+    use_course_style()

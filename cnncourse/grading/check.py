@@ -22,14 +22,27 @@ Hidden tests use the same helpers on other inputs. When the autograder runs them
 switches to hidden mode (:func:`set_hidden`), in which verdicts name no inputs or values.
 
 ``wrong`` maps a hint to the value a typical mistake would produce; when the student's
-answer matches one of them, that hint is shown. Shape mismatches get automatic hints
-(axis order, off-by-one sizes).
+answer matches one of them, that hint is shown. A mistake that makes the code *raise* is
+recognised by its exception: ``wrong={hint: check.raising(ValueError, "broadcast")}``.
+Shape mismatches show the exercise's own ``hint``, or else an automatic one (axis order,
+off-by-one sizes).
+
+Pass the student's call as ``check.call(function, *args)`` rather than ``function(*args)``:
+the check then makes the call itself, and an exception in the student's code becomes a
+verdict (what was called, the exception, the line of the student's code that raised it, and
+the hint for that mistake) instead of a traceback::
+
+    check.close(check.call(my_conv, x, k), reference(x, k), "my_conv on the 5x5 example",
+                hint="…", wrong={"…": check.raising(ValueError, "could not be broadcast")})
 """
 
 from __future__ import annotations
 
+import linecache
 import numbers
 import operator
+import os
+import sys
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -49,6 +62,115 @@ class CheckFailed(AssertionError):
 
     def _render_traceback_(self) -> list[str]:  # IPython's hook for custom exceptions
         return self.verdict.splitlines()
+
+
+class _Text(str):
+    """A value a verdict shows as it is, without quotes (``shape (3, 3)``, ``≥ 0.99``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class Call:
+    """A call of the student's code that a check makes itself; made by :func:`call`."""
+
+    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict):
+        self.function, self.args, self.kwargs = function, args, kwargs
+
+    def describe(self) -> str:
+        """``"my_conv(array(8, 11), array(3, 2))"``: the call, arrays by their shapes."""
+        name = getattr(self.function, "__name__", "your function")
+        return f"{name}{_describe_case(self.args, self.kwargs)}"
+
+    def __repr__(self) -> str:
+        return f"check.call({self.describe()})"
+
+
+def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
+    """``function(*args, **kwargs)``, to be called by the check it is given to.
+
+    ``check.close(check.call(my_conv, x, k), expected, "…")`` runs ``my_conv(x, k)`` inside
+    the check, so that an exception in the student's code becomes a verdict (what was
+    called, the exception, the line that raised it, the hint) instead of a traceback.
+    ``NotImplementedError`` (an unfinished exercise) is raised as it is.
+    """
+    if not callable(function):
+        raise TypeError(f"check.call: function must be callable, got {type(function).__name__}")
+    return Call(function, args, kwargs)
+
+
+class raising:  # noqa: N801 - reads as a phrase: wrong={hint: check.raising(ValueError)}
+    """A typical mistake recognised by what it raises, for ``wrong={hint: check.raising(...)}``.
+
+    Args:
+        exception: the exception class the mistake raises (subclasses match too).
+        match: a piece of its message that must appear, e.g. ``"could not be broadcast"``.
+    """
+
+    def __init__(self, exception: type[BaseException] = Exception, match: str | None = None):
+        if not (isinstance(exception, type) and issubclass(exception, BaseException)):
+            raise TypeError(f"check.raising: exception must be an exception class, got {exception!r}")
+        self.exception, self.match = exception, match
+
+    def matches(self, error: BaseException) -> bool:
+        """Whether ``error`` is this mistake."""
+        return isinstance(error, self.exception) and (self.match is None or self.match in str(error))
+
+    def __repr__(self) -> str:
+        return f"check.raising({self.exception.__name__}, {self.match!r})"
+
+
+def _library_folders() -> tuple[str, ...]:
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}
+    package = sys.modules.get("cnncourse")
+    if package is not None and getattr(package, "__file__", None):
+        folders.add(os.path.dirname(os.path.abspath(package.__file__)))
+    return tuple(os.path.join(os.path.abspath(folder), "") for folder in folders if folder)
+
+
+def _student_line(traceback) -> str | None:
+    """``"line 9 of cross_correlate2d_loops: out[i, j] = …"``: the deepest frame of the student's own code."""
+    library, found = _library_folders(), None
+    while traceback is not None:
+        frame = traceback.tb_frame
+        filename = frame.f_code.co_filename
+        ours = frame.f_globals is globals() or filename.startswith("<cnncourse")
+        if not ours and not os.path.abspath(filename).startswith(library):
+            found = (filename, traceback.tb_lineno, frame.f_code.co_name, frame.f_globals)
+        traceback = traceback.tb_next
+    if found is None:
+        return None
+    filename, number, function, namespace = found
+    text = linecache.getline(filename, number, namespace).strip()
+    where = "your cell" if function == "<module>" else function
+    return f"line {number} of {where}" + (f": {text}" if text else "")
+
+
+def _crashed(what: str, called: str, error: Exception, hint: str | None, wrong: Mapping[str, Any] | None):
+    """Raise the verdict of a student's code that raised ``error`` inside a check."""
+    if _hidden:
+        raise CheckFailed(f"{FAIL_MARK} a hidden test failed: your code raised {type(error).__name__} on an input "
+                          f"other than the visible examples. Test it on more cases.") from None
+    specific = next((h for h, w in (wrong or {}).items() if isinstance(w, raising) and w.matches(error)), None)
+    lines = [f"{FAIL_MARK} {what}", f"  called:   {called}", f"  raised:   {type(error).__name__}: {error}"]
+    where = _student_line(error.__traceback__)
+    if where:
+        lines.append(f"  at:       {where}")
+    if specific or hint:
+        lines.append(f"  hint:     {specific or hint}")
+    raise CheckFailed("\n".join(lines)) from None
+
+
+def _resolve(got: Any, what: str, hint: str | None, wrong: Mapping[str, Any] | None) -> Any:
+    """The student's value: ``got`` itself, or the result of the :class:`Call` it is."""
+    if not isinstance(got, Call):
+        return got
+    try:
+        return got.function(*got.args, **got.kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the student's crash becomes a verdict
+        _crashed(what, got.describe(), error, hint, wrong)
 
 
 def set_hidden(hidden: bool) -> None:
@@ -108,6 +230,8 @@ def _failed(what: str, expected: Any = None, got: Any = None, hint: str | None =
 
 def _matching_wrong_answer(got: Any, wrong: Mapping[str, Any] | None, rtol: float, atol: float) -> str | None:
     for hint, wrong_value in (wrong or {}).items():
+        if isinstance(wrong_value, raising):
+            continue
         if _values_close(got, wrong_value, rtol, atol):
             return hint
     return None
@@ -128,8 +252,8 @@ def _shape_hint(got_shape: tuple, expected_shape: tuple) -> str:
     if len(got_shape) == len(expected_shape):
         diffs = [g - e for g, e in zip(got_shape, expected_shape)]
         if all(abs(d) <= 2 for d in diffs) and any(diffs):
-            return ("the shape is off by a little: check the output-size formula "
-                    "O = (I - K + 2P) / S + 1, and whether padding is on both sides")
+            return ("the shape is off by a little: look for an off-by-one in a size or a loop range "
+                    "(for a convolution, O = (I - K + 2P) / S + 1)")
     else:
         return f"expected {len(expected_shape)} dimensions, got {len(got_shape)}"
     return "check how the output size depends on the input size, the kernel, padding and stride"
@@ -149,10 +273,12 @@ def equal(got: Any, expected: Any, what: str, hint: str | None = None,
         hint: shown when the check fails and no specific wrong answer matched.
         wrong: ``{hint: value}`` for typical mistakes; a matching one replaces ``hint``.
     """
+    got = _resolve(got, what, hint, wrong)
     if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray) or _is_tensor(got):
         got_arr, exp_arr = np.asarray(got), np.asarray(expected)
         if got_arr.shape != exp_arr.shape:
-            _failed(what, expected, got, _matching_wrong_answer(got, wrong, 0, 0) or _shape_hint(got_arr.shape, exp_arr.shape))
+            _failed(what, expected, got,
+                    _matching_wrong_answer(got, wrong, 0, 0) or hint or _shape_hint(got_arr.shape, exp_arr.shape))
         ok = bool(np.array_equal(got_arr, exp_arr))
     elif type(expected) is int and isinstance(got, float):
         _failed(what, expected, got, f"return an int, not a float ({got!r}): use // for integer division, or int(...)")
@@ -208,14 +334,15 @@ def close(got: Any, expected: Any, what: str, rtol: float = 1e-5, atol: float = 
         hint: shown on failure when no ``wrong`` answer matched.
         wrong: ``{hint: value}`` for typical mistakes.
     """
+    got = _resolve(got, what, hint, wrong)
     try:
         got_arr = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
         _failed(what, expected, got, f"expected an array of numbers, got {type(got).__name__}")
     exp_arr = np.asarray(expected, dtype=np.float64)
     if got_arr.shape != exp_arr.shape:
-        _failed(what, f"shape {exp_arr.shape}", f"shape {got_arr.shape}",
-                _matching_wrong_answer(got, wrong, rtol, atol) or _shape_hint(got_arr.shape, exp_arr.shape))
+        _failed(what, _Text(f"shape {exp_arr.shape}"), _Text(f"shape {got_arr.shape}"),
+                _matching_wrong_answer(got, wrong, rtol, atol) or hint or _shape_hint(got_arr.shape, exp_arr.shape))
     if np.isnan(got_arr).any() and not np.isnan(exp_arr).any():
         _failed(what, expected, got, hint or "your result contains NaN: look for a division by zero or log(0)")
     if np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True):
@@ -237,7 +364,7 @@ def relative_error(got: Any, expected: Any) -> float:
 def shape(got: Any, expected_shape: Iterable[int], what: str, hint: str | None = None) -> None:
     """Check an array's shape."""
     expected_shape = tuple(expected_shape)
-    got_shape = tuple(np.shape(got))
+    got_shape = tuple(np.shape(_resolve(got, what, hint, None)))
     if got_shape == expected_shape:
         _passed(what, f" has shape {expected_shape}")
         return
@@ -257,7 +384,7 @@ def at_least(value: float, threshold: float, what: str, hint: str | None = None)
     if value >= threshold:
         _passed(what, f" = {value:.4g} (needs ≥ {threshold:.4g})")
         return
-    _failed(what, f"≥ {threshold:.4g}", f"{value:.4g}", hint)
+    _failed(what, _Text(f"≥ {threshold:.4g}"), _Text(f"{value:.4g}"), hint)
 
 
 def at_most(value: float, threshold: float, what: str, hint: str | None = None) -> None:
@@ -265,7 +392,7 @@ def at_most(value: float, threshold: float, what: str, hint: str | None = None) 
     if value <= threshold:
         _passed(what, f" = {value:.4g} (needs ≤ {threshold:.4g})")
         return
-    _failed(what, f"≤ {threshold:.4g}", f"{value:.4g}", hint)
+    _failed(what, _Text(f"≤ {threshold:.4g}"), _Text(f"{value:.4g}"), hint)
 
 
 def raises(exception: type[BaseException], function: Callable[..., Any], *args: Any,
@@ -279,8 +406,8 @@ def raises(exception: type[BaseException], function: Callable[..., Any], *args: 
     except NotImplementedError:
         raise
     except Exception as error:  # noqa: BLE001 - any other exception is the wrong one
-        _failed(what, exception.__name__, f"{type(error).__name__}: {error}", hint)
-    _failed(what, exception.__name__, "no exception", hint)
+        _failed(what, _Text(exception.__name__), _Text(f"{type(error).__name__}: {error}"), hint)
+    _failed(what, _Text(exception.__name__), _Text("no exception"), hint)
 
 
 def function(student: Callable[..., Any], reference: Callable[..., Any], cases: Iterable[tuple | dict],
@@ -308,9 +435,9 @@ def function(student: Callable[..., Any], reference: Callable[..., Any], cases: 
         except NotImplementedError:
             raise
         except Exception as error:  # noqa: BLE001 - report the student's crash as a verdict
-            _failed(f"{what} on case {number} of {len(cases)}", expected, None,
-                    hint, show_values=False,
-                    detail=f"your function raised {type(error).__name__}: {error}\n  on input {_describe_case(args, kwargs)}")
+            name = getattr(student, "__name__", "your function")
+            _crashed(f"{what} on case {number} of {len(cases)}", f"{name}{_describe_case(args, kwargs)}", error,
+                     hint, wrong={h: w for h, w in (wrong or {}).items() if isinstance(w, raising)})
         if not _values_close(got, expected, rtol, atol):
             wrong_values = {h: wrong_fn(*args, **kwargs) for h, wrong_fn in (wrong or {}).items()}
             specific = _matching_wrong_answer(got, wrong_values, rtol, atol)
@@ -335,24 +462,61 @@ def _describe_case(args: tuple, kwargs: dict) -> str:
 # --------------------------------------------------------------------------- notebook hooks
 
 NOT_IMPLEMENTED_MESSAGE = (
-    f"{FAIL_MARK} Not done yet: this exercise still raises NotImplementedError.\n"
-    "  Replace `raise NotImplementedError()` under `# YOUR CODE HERE` with your code,\n"
-    "  run that cell, then run this check again."
+    f"{FAIL_MARK} Not done yet: an exercise this cell needs still raises NotImplementedError "
+    "(write your code under `# YOUR CODE HERE`, run that cell, then this one)."
 )
 
 
-def _show_not_implemented(shell, etype, value, tb, tb_offset=None):
+def not_implemented_line(traceback=None) -> str:
+    """The one line an unfinished exercise prints, naming its function when the traceback shows it."""
+    function = None
+    while traceback is not None:
+        name = traceback.tb_frame.f_code.co_name
+        if not name.startswith("<") and traceback.tb_frame.f_globals is not globals():
+            function = name
+        traceback = traceback.tb_next
+    if function is None:
+        return NOT_IMPLEMENTED_MESSAGE
+    return (f"{FAIL_MARK} Not done yet: `{function}` still raises NotImplementedError "
+            "(write your code under `# YOUR CODE HERE` in its cell, run that cell, then this one).")
+
+
+def missing_name_line(error: NameError) -> str:
+    """The one line for a name a cell above should have made (it did not run, or it stopped early)."""
+    name = getattr(error, "name", None) or str(error)
+    return (f"{FAIL_MARK} `{name}` is not defined yet: the cell above that makes it has not run, or stopped "
+            "early (an unfinished exercise?). Run it, then this cell.")
+
+
+def _top_level_name_error(value, tb) -> bool:
+    """A NameError raised by the cell's own code (not inside a function): a name a cell above makes."""
+    last = tb
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    return isinstance(value, NameError) and last is not None and last.tb_frame.f_code.co_name == "<module>"
+
+
+def _show_unfinished(shell, etype, value, tb, tb_offset=None):
     # IPython does not display what a custom handler returns: show it as the cell's error
     # output (ipykernel sends it as an `error` message, so the cell still counts as failed).
-    lines = NOT_IMPLEMENTED_MESSAGE.splitlines()
+    if isinstance(value, NotImplementedError):
+        lines = [not_implemented_line(tb)]
+    elif _top_level_name_error(value, tb):
+        lines = [missing_name_line(value)]
+    else:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
     shell._showtraceback(etype, value, lines)
     return lines
 
 
 def install_notebook_hooks() -> bool:
-    """In IPython, show NotImplementedError from an unfinished exercise as a friendly verdict.
+    """In IPython, make an unfinished exercise, and each cell that needs it, print one line.
 
-    Returns True when a running IPython shell was found. The cell still counts as failed.
+    ``NotImplementedError`` prints :func:`not_implemented_line`; a ``NameError`` of a cell's
+    own code (a name an unfinished cell above did not make) prints :func:`missing_name_line`;
+    other errors keep their traceback. Returns True when a running IPython shell was found.
+    The cell still counts as failed.
     """
     try:
         from IPython import get_ipython
@@ -361,5 +525,5 @@ def install_notebook_hooks() -> bool:
     shell = get_ipython()
     if shell is None:
         return False
-    shell.set_custom_exc((NotImplementedError,), _show_not_implemented)
+    shell.set_custom_exc((NotImplementedError, NameError), _show_unfinished)
     return True

@@ -239,6 +239,8 @@ PORT   ?= 8888
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?=
+# JupyterLab refuses to run as root unless told to (containers, WSL set-ups often are root)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
 .PHONY: lab install validate doctor clean
 
@@ -254,7 +256,7 @@ install: $(STAMP)
 
 lab: install
 \t@echo "Starting JupyterLab on notebooks/; open the URL printed below (Ctrl-C stops it)."
-\t$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=127.0.0.1 --port=$(PORT)
+\t$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
 
 validate: install
 \t@test -n "$(NB)" || { echo "usage: make validate NB=notebooks/00_welcome.ipynb"; exit 2; }
@@ -289,7 +291,8 @@ You need Python 3.10 or newer and `make`.
 
 creates a virtual environment in `.venv`, installs the course into it (the first time only;
 it downloads TensorFlow, so allow a few minutes), and starts JupyterLab on `notebooks/`.
-Open the URL it prints. Ctrl-C stops JupyterLab; run `make lab` again to continue.
+Open the URL it prints. Ctrl-C stops JupyterLab; run `make lab` again to continue: it never
+changes your notebooks (it only installs, the first time, and starts JupyterLab).
 
 With conda instead:
 
@@ -297,7 +300,7 @@ With conda instead:
     conda activate cnncourse
     jupyter lab --notebook-dir=notebooks
 
-`make doctor` (or `cnncourse doctor`) tells you whether this machine has everything: the
+`make doctor` (or `.venv/bin/cnncourse doctor`) tells you whether this machine has everything: the
 data the notebooks use ships with the installed packages or is generated, so everything
 runs offline. On a GPU the notebooks switch to a bigger `full` profile by themselves;
 `CNNCOURSE_PROFILE=quick make lab` keeps the laptop-sized one.
@@ -308,6 +311,9 @@ runs offline. On a GPU the notebooks switch to a bigger `full` profile by themse
   `# YOUR CODE HERE`.
 - Run the **check cell** below it: ✔ means right; ✘ comes with what was expected, what your
   code gave, and a hint.
+- *Run → Run All Cells* goes through the whole notebook even before you have answered
+  anything: an unfinished exercise, and each cell that needs it, says so in one line and the
+  run goes on.
 - Check cells are locked. Do not edit or delete them: the grader puts the original back
   anyway, and reports the change.
 
@@ -315,7 +321,7 @@ runs offline. On a GPU the notebooks switch to a bigger `full` profile by themse
 
     make validate NB={first}
 
-(or `cnncourse validate {first}`) runs your notebook the way the autograder does, from top
+(or `.venv/bin/cnncourse validate {first}`) runs your notebook the way the autograder does, from top
 to bottom in a fresh kernel with time and memory limits, and prints the score of the
 visible checks. When you are graded, **hidden tests** run too: the same checks on other
 inputs. So make your code right in general, not only on the visible examples.
