@@ -176,18 +176,26 @@ def check_box_format(name: str, value) -> str:
 
 
 # --------------------------------------------------------------------------- sequences
-def check_int_tuple(name: str, value, length: int, minimum: int = 1) -> tuple[int, ...]:
-    """An int (repeated ``length`` times) or a sequence of ``length`` ints, each >= ``minimum``.
+def check_int_tuple(
+    name: str, value, length: int, minimum: int | None = 1, maximum: int | None = None
+) -> tuple[int, ...]:
+    """An int (repeated ``length`` times) or a sequence of ``length`` ints, each in ``[minimum, maximum]``.
 
     ``check_int_tuple("stride", 2, 2) == (2, 2)``; ``check_int_tuple("stride", (1, 2), 2) == (1, 2)``.
     Like Keras's ``standardize_tuple``, but a float or string is a :class:`TypeError`.
 
     Raises:
         TypeError: ``value`` is neither an int nor a sequence of ints.
-        ValueError: the sequence does not hold ``length`` values, or one is below ``minimum``.
+        ValueError: the sequence does not hold ``length`` values, or one is out of bounds.
     """
-    kind = "positive" if minimum == 1 else "non-negative" if minimum == 0 else f">= {minimum}"
-    expected = f"a {kind} int or a sequence of {length} {kind} ints"
+    if maximum is None and minimum in (0, 1):
+        kind = "positive" if minimum == 1 else "non-negative"
+        expected = f"a {kind} int or a sequence of {length} {kind} ints"
+    elif minimum is None and maximum is None:
+        expected = f"an int or a sequence of {length} ints"
+    else:
+        bound = _int_bound_text(minimum, maximum)
+        expected = f"an int {bound} or a sequence of {length} ints {bound}"
     if is_int(value):
         values = (int(value),) * length
     else:
@@ -199,7 +207,7 @@ def check_int_tuple(name: str, value, length: int, minimum: int = 1) -> tuple[in
         if len(values) != length:
             raise ValueError(f"{name} must be {expected}, got {value!r} ({len(values)} values)")
         values = tuple(int(v) for v in values)
-    if any(v < minimum for v in values):
+    if any((minimum is not None and v < minimum) or (maximum is not None and v > maximum) for v in values):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
     return values
 

@@ -93,7 +93,7 @@ def test_bad_input_is_named(data):
         to_coco_detections(data.boxes, data.labels[:, :3], np.ones((24, 4)))
     with pytest.raises(ValueError, match="image_size"):
         to_coco_detections(data.boxes, data.labels, np.ones((24, 4)), bounding_box_format="rel_xyxy")
-    with pytest.raises(TypeError, match="labels must have a"):
+    with pytest.raises(TypeError, match="labels must be an array of dtype int or unsigned int, got dtype float"):
         to_coco_detections(data.boxes, data.labels.astype(float), np.ones((24, 4)))
     with pytest.raises(TypeError, match="data must be a ShapesData"):
         to_coco({"images": []})

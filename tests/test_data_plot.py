@@ -78,7 +78,7 @@ def test_bad_input():
         show_images(np.zeros((8, 8)))
     with pytest.raises(ValueError, match="images must have 1 or 3 channels"):
         show_images(np.zeros((2, 8, 8, 5)))
-    with pytest.raises(TypeError, match="images must have a bool/int/unsigned int/float dtype, got dtype <U1"):
+    with pytest.raises(TypeError, match="images must be a numeric array of dtype bool, int, unsigned int or float, got dtype <U1"):
         show_images(np.array([[["a"]]]))
     with pytest.raises(ValueError, match="labels must be given with boxes"):
         show_detections(images, np.zeros((2, 1, 4)))

@@ -94,7 +94,7 @@ def test_to_dataset_checks_its_input():
         to_dataset(np.zeros((3, 4, 4, 1)), np.zeros(2, dtype=int))
     with pytest.raises(ValueError, match=r"images must have shape \(N, H, W, C\), got \(3, 4, 4\)"):
         to_dataset(np.zeros((3, 4, 4)), np.zeros(3, dtype=int))
-    with pytest.raises(TypeError, match="labels must have a"):
+    with pytest.raises(TypeError, match="labels must be an array of dtype int or unsigned int, got dtype float"):
         to_dataset(np.zeros((3, 4, 4, 1)), np.zeros(3))
 
 

@@ -29,7 +29,7 @@ import io
 import numpy as np
 
 from cnncourse.boxes import convert_format
-from cnncourse.data._validate import check_array, check_box_format, check_choice
+from cnncourse._validation import check_array, check_box_format, check_choice, check_int_tuple
 
 #: Names of ``COCOeval.stats``, in order.
 COCO_STAT_NAMES = (
@@ -161,7 +161,7 @@ def to_coco_detections(
     bounding_box_format = check_box_format("bounding_box_format", bounding_box_format)
     height = width = None
     if image_size is not None:
-        height, width = (image_size, image_size) if np.ndim(image_size) == 0 else tuple(image_size)
+        height, width = check_int_tuple("image_size", image_size, 2)
     elif bounding_box_format.startswith("rel_"):
         raise ValueError(f"image_size=(H, W) is needed to convert {bounding_box_format!r} boxes to pixels")
     if masks is not None:

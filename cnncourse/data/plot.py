@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnncourse.boxes import convert_format
-from cnncourse.data._validate import check_array, check_box_format, check_positive_int
+from cnncourse._validation import check_array, check_box_format, check_choice, check_positive_int
 
 #: Colours of instances / classes in overlays (matplotlib's tab10).
 _PALETTE = np.array(
@@ -218,8 +218,6 @@ def show_shapes(data, count: int = 8, *, masks: str = "instance", ncols: int = 4
         masks: ``"instance"`` (one colour per instance), ``"semantic"`` (one per class) or
             ``"none"``.
     """
-    from cnncourse.data._validate import check_choice
-
     count = min(check_positive_int("count", count), len(data))
     check_choice("masks", masks, ("instance", "semantic", "none"), "mask style")
     chosen = {"instance": data.masks[:count], "semantic": data.semantic_masks[:count], "none": None}[masks]

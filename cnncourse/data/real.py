@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnncourse.data._validate import (
+from cnncourse._validation import (
     check_bool,
     check_choice,
     check_float,
     check_int,
+    check_int_tuple,
     check_names,
     check_positive_int,
     check_seed,
@@ -252,13 +253,7 @@ def sample_image(name: str, *, grayscale: bool = False, size=None) -> np.ndarray
     check_choice("name", name, SAMPLE_IMAGES, "sample image")
     grayscale = check_bool("grayscale", grayscale)
     if size is not None:
-        if isinstance(size, (tuple, list)):
-            if len(size) != 2:
-                raise ValueError(f"size must be an int or a pair (height, width), got {size!r}")
-            size = (check_int("size[0]", size[0], minimum=1), check_int("size[1]", size[1], minimum=1))
-        else:
-            side = check_int("size", size, minimum=1)
-            size = (side, side)
+        size = check_int_tuple("size", size, 2)
     image = _to_float_rgb(_read_photo(name))
     if size is not None and image.shape[:2] != size:
         from skimage.transform import resize

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnncourse.data import _draw
-from cnncourse.data._validate import check_bool, check_choice, check_int, check_positive_int, check_seed
+from cnncourse._validation import check_bool, check_choice, check_int, check_positive_int, check_seed
 from cnncourse.data.splits import ArraySplit, Splits, to_dataset
 
 _SHAPES_WORLD = ("circle", "square", "triangle", "star", "cross", "ring", "ellipse", "rectangle", "semicircle", "crescent")

@@ -44,12 +44,13 @@ import numpy as np
 
 from cnncourse.data import _draw
 from cnncourse.boxes import convert_format
-from cnncourse.data._validate import (
+from cnncourse._validation import (
     check_bool,
     check_box_format,
     check_float,
     check_int,
     check_int_range,
+    check_int_tuple,
     check_names,
     check_positive_int,
     check_seed,
@@ -217,13 +218,7 @@ def _world(
     seed,
     bounding_box_format,
 ) -> _World:
-    if isinstance(image_size, (tuple, list)):
-        if len(image_size) != 2:
-            raise ValueError(f"image_size must be an int or a pair (height, width), got {image_size!r}")
-        height = check_int("image_size[0]", image_size[0], minimum=8, maximum=2048)
-        width = check_int("image_size[1]", image_size[1], minimum=8, maximum=2048)
-    else:
-        height = width = check_int("image_size", image_size, minimum=8, maximum=2048)
+    height, width = check_int_tuple("image_size", image_size, 2, minimum=8, maximum=2048)
     classes = check_names("classes", classes, SHAPE_NAMES, "shape")
     objects = check_int_range("objects", objects, minimum=1, maximum=255)
     if size is None:

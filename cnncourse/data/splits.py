@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cnncourse.data._validate import check_array, check_bool, check_positive_int, check_seed
+from cnncourse._validation import check_array, check_bool, check_positive_int, check_seed
 
 
 class ArraySplit(NamedTuple):

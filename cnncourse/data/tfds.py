@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from cnncourse.data._validate import (
+from cnncourse._validation import (
     check_bool,
     check_box_format,
     check_choice,
