@@ -212,15 +212,21 @@ def check_int_tuple(
     return values
 
 
-def check_int_sequence(name: str, value, *, minimum: int = 1, min_length: int = 0) -> tuple[int, ...]:
-    """A tuple or list (or other non-string iterable) of ints, each >= ``minimum``, at least ``min_length`` long.
+def check_int_sequence(
+    name: str, value, *, minimum: int | None = 1, min_length: int = 0, length: int | None = None
+) -> tuple[int, ...]:
+    """A tuple or list (or other non-string iterable) of ints, each >= ``minimum``.
 
+    ``length`` asks for exactly that many entries, ``min_length`` for at least that many.
     ``check_int_sequence("filters", [32, 64]) == (32, 64)``. Errors name the entry:
-    ``filters[1] must be a positive integer, got 0``.
+    ``filters[1] must be a positive integer, got 0``. Unlike :func:`check_int_tuple`, a
+    single int is refused (``filters=32`` is a :class:`TypeError`).
     """
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or is_int(value):
         raise TypeError(f"{name} must be a sequence of integers, got {describe(value)}")
     values = tuple(value)
+    if length is not None and len(values) != length:
+        raise ValueError(f"{name} must hold exactly {length} integers, got {value!r} ({len(values)} values)")
     if len(values) < min_length:
         plural = "" if min_length == 1 else "s"
         raise ValueError(f"{name} must hold at least {min_length} integer{plural}, got {value!r}")

@@ -27,6 +27,8 @@ import os
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from cnncourse._validation import check_choice
+
 PROFILE_VARIABLE = "CNNCOURSE_PROFILE"
 PROFILES = ("quick", "full")
 
@@ -100,12 +102,7 @@ def current_profile() -> str:
     """
     value = os.environ.get(PROFILE_VARIABLE, "").strip().lower()
     if value:
-        if value not in PROFILES:
-            raise ValueError(
-                f"{PROFILE_VARIABLE}={os.environ[PROFILE_VARIABLE]!r} is not a profile: "
-                f"expected one of {', '.join(PROFILES)}"
-            )
-        return value
+        return check_choice(PROFILE_VARIABLE, value, PROFILES, "profile")
     return "full" if gpu_available() else "quick"
 
 
@@ -173,6 +170,5 @@ def settings(notebook: str, profile: str | None = None) -> Settings:
         )
     if profile is None:
         profile = current_profile()
-    if profile not in PROFILES:
-        raise ValueError(f"profile={profile!r} is not a profile: expected one of {', '.join(PROFILES)}")
+    check_choice("profile", profile, PROFILES, "profile")
     return Settings(notebook, profile, NOTEBOOK_SETTINGS[notebook][profile])

@@ -61,6 +61,8 @@ from typing import Callable
 
 import numpy as np
 
+from cnncourse._validation import check_choice, check_int_sequence, check_positive_int
+
 __all__ = [
     "LayerRow",
     "LayerTable",
@@ -686,12 +688,8 @@ def layer_table(model, input_shape=None, batch_size: int = 1, optimizer: str = "
     _register_builtin_counters()
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"model must be a keras.Model or keras.layers.Layer, got {type(model).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if optimizer not in OPTIMIZER_PARAMETER_COPIES:
-        raise ValueError(
-            f"optimizer must be one of {', '.join(OPTIMIZER_PARAMETER_COPIES)}, got {optimizer!r}"
-        )
+    batch_size = check_positive_int("batch_size", batch_size)
+    check_choice("optimizer", optimizer, OPTIMIZER_PARAMETER_COPIES, "optimizer")
     walker = _Walker(batch_size, OPTIMIZER_PARAMETER_COPIES[optimizer])
     graph = _graph_of(model)
     if graph is not None and input_shape is None:
@@ -702,7 +700,7 @@ def layer_table(model, input_shape=None, batch_size: int = 1, optimizer: str = "
                 f"{type(model).__name__} {model.name!r} has no graph to read shapes from: "
                 "pass input_shape=(height, width, channels) (one example, no batch axis)"
             )
-        in_shape = (None,) + tuple(int(d) for d in input_shape)
+        in_shape = (None,) + check_int_sequence("input_shape", input_shape, min_length=1)
         dtype = getattr(model, "input_dtype", None) or "float32"
         example = keras.ops.zeros((1,) + in_shape[1:], dtype=dtype)
         kwargs = {"training": False} if getattr(model, "_call_has_training_arg", False) else {}

@@ -31,8 +31,9 @@ from typing import Sequence
 
 import keras
 
+from cnncourse._validation import check_choice, check_int, check_int_sequence, check_positive_int
 from cnncourse.layers import BasicResidualBlock, DenseBlock, InceptionModule, TransitionLayer
-from cnncourse.layers._validation import one_of, positive_int
+from cnncourse.layers.residual import SHORTCUTS
 
 __all__ = [
     "mlp",
@@ -53,26 +54,17 @@ L = keras.layers
 
 
 def _input(input_shape, name="image"):
-    shape = tuple(input_shape)
-    if len(shape) != 3 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
-        raise ValueError(f"input_shape must be (height, width, channels) of positive ints, got {input_shape!r}")
+    shape = check_int_sequence("input_shape (height, width, channels)", input_shape, length=3)
     return keras.Input(shape, name=name)
 
 
 def _classifier(x, num_classes, classifier_activation, name="predictions"):
     """Final Dense (float32) + optional activation (float32) for mixed-precision safety."""
-    positive_int("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes)
     x = L.Dense(num_classes, dtype="float32", name=name)(x)
     if classifier_activation is not None:
         x = L.Activation(classifier_activation, dtype="float32", name=f"{name}_{classifier_activation}")(x)
     return x
-
-
-def _positive_ints(name, values) -> tuple:
-    values = tuple(values)
-    for v in values:
-        positive_int(f"every entry of {name}", v)
-    return values
 
 
 # ---------------------------------------------------------------------- first CNNs
@@ -86,7 +78,7 @@ def mlp(
     """Deck 003's fully connected network: Flatten → Dense(256, relu) → Dense(10)."""
     inputs = _input(input_shape)
     x = L.Flatten(name="flatten")(inputs)
-    for i, units in enumerate(_positive_ints("hidden_units", hidden_units)):
+    for i, units in enumerate(check_int_sequence("hidden_units", hidden_units)):
         x = L.Dense(units, activation="relu", name=f"dense{i + 1}")(x)
     return keras.Model(inputs, _classifier(x, num_classes, classifier_activation), name=name)
 
@@ -103,8 +95,8 @@ def simple_convnet(
 ) -> keras.Model:
     """Deck 003's ConvNet: [Conv(32, 5x5, relu) → MaxPool 2] → [Conv(64, 3x3, relu) → MaxPool 2]
     → Flatten → Dense(256, relu) → Dense(10)."""
-    filters = _positive_ints("filters", filters)
-    kernel_sizes = _positive_ints("kernel_sizes", kernel_sizes)
+    filters = check_int_sequence("filters", filters)
+    kernel_sizes = check_int_sequence("kernel_sizes", kernel_sizes)
     if len(filters) != len(kernel_sizes):
         raise ValueError(f"filters and kernel_sizes must have the same length, got {filters} and {kernel_sizes}")
     inputs = _input(input_shape)
@@ -113,7 +105,7 @@ def simple_convnet(
         x = L.Conv2D(f, k, activation="relu", name=f"conv{i + 1}")(x)
         x = L.MaxPooling2D(2, strides=2, name=f"pool{i + 1}")(x)
     x = L.Flatten(name="flatten")(x)
-    x = L.Dense(positive_int("dense_units", dense_units), activation="relu", name="dense")(x)
+    x = L.Dense(check_positive_int("dense_units", dense_units), activation="relu", name="dense")(x)
     if dropout:
         x = L.Dropout(dropout, name="dropout")(x)
     return keras.Model(inputs, _classifier(x, num_classes, classifier_activation), name=name)
@@ -138,7 +130,7 @@ def lenet5(
         pooling: ``"average"`` (the original subsampling) or ``"max"``.
         batch_norm: add batch normalisation after each convolution and hidden dense layer.
     """
-    one_of("pooling", pooling, ("average", "max"))
+    check_choice("pooling", pooling, ("average", "max"), "pooling")
     inputs = _input(input_shape)
     pool = L.AveragePooling2D if pooling == "average" else L.MaxPooling2D
     c1_padding = "valid" if min(input_shape[:2]) >= 32 else "same"
@@ -187,10 +179,8 @@ def alexnet_cifar(
         batch_norm: batch normalisation after each conv layer (AlexNet used local
             response normalisation; batch norm trains faster at this scale).
     """
-    conv_filters = _positive_ints("conv_filters", conv_filters)
-    if not conv_filters:
-        raise ValueError("conv_filters must hold at least one conv layer, got ()")
-    dense_units = _positive_ints("dense_units", dense_units)
+    conv_filters = check_int_sequence("conv_filters", conv_filters, min_length=1)
+    dense_units = check_int_sequence("dense_units", dense_units)
     inputs = _input(input_shape)
     x = inputs
     for i, filters in enumerate(conv_filters, start=1):
@@ -235,9 +225,7 @@ def vgg_net(
     inputs = _input(input_shape)
     x = inputs
     for s, stage in enumerate(stages, start=1):
-        if len(stage) != 2:
-            raise ValueError(f"each stage must be (filters, convs), got {stage!r}")
-        filters, convs = _positive_ints("stages", stage)
+        filters, convs = check_int_sequence(f"stages[{s - 1}] (filters, convs)", stage, length=2)
         for c in range(1, convs + 1):
             conv_name = f"block{s}_conv{c}"
             if batch_norm:
@@ -248,7 +236,7 @@ def vgg_net(
                 x = L.Conv2D(filters, 3, padding="same", activation="relu", name=conv_name)(x)
         x = L.MaxPooling2D(2, name=f"block{s}_pool")(x)
     x = L.GlobalAveragePooling2D(name="global_pool")(x) if global_pooling else L.Flatten(name="flatten")(x)
-    for i, units in enumerate(_positive_ints("dense_units", dense_units), start=1):
+    for i, units in enumerate(check_int_sequence("dense_units", dense_units), start=1):
         if dropout:
             x = L.Dropout(dropout, name=f"fc{i}_dropout")(x)
         x = L.Dense(units, activation="relu", name=f"fc{i}")(x)
@@ -257,7 +245,7 @@ def vgg_net(
 
 # ---------------------------------------------------------------------- depth experiment
 def _cifar_blocks_per_stage(depth: int) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+    if check_int("depth", depth) < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, …), got {depth!r}")
     return (depth - 2) // 6
 
@@ -292,8 +280,8 @@ def cifar_resnet(
             moving statistics used at inference are usable after a few hundred steps.
     """
     n = _cifar_blocks_per_stage(depth)
-    positive_int("width", width)
-    one_of("shortcut", shortcut, ("zero_pad", "projection", "none"))
+    check_positive_int("width", width)
+    check_choice("shortcut", shortcut, SHORTCUTS, "shortcut")
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
     if name is None:
         name = f"{'plain' if shortcut == 'none' else 'resnet'}{depth}"
@@ -366,9 +354,9 @@ def cifar_densenet(
 ) -> keras.Model:
     """A small DenseNet-BC: 3x3 stem with ``2·growth_rate`` filters, dense blocks separated
     by transition layers, BN → ReLU → global average pooling → Dense."""
-    block_layers = _positive_ints("block_layers", block_layers)
+    block_layers = check_int_sequence("block_layers", block_layers)
     inputs = _input(input_shape)
-    x = L.Conv2D(2 * positive_int("growth_rate", growth_rate), 3, padding="same", use_bias=False,
+    x = L.Conv2D(2 * check_positive_int("growth_rate", growth_rate), 3, padding="same", use_bias=False,
                  kernel_initializer="he_normal", name="stem_conv")(inputs)  # fmt: skip
     for i, layers in enumerate(block_layers, start=1):
         x = DenseBlock(layers, growth_rate, bottleneck=bottleneck, name=f"dense_block{i}")(x)

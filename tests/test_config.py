@@ -17,7 +17,7 @@ def test_profile_from_environment(monkeypatch):
 
 def test_bad_profile_is_named(monkeypatch):
     monkeypatch.setenv("CNNCOURSE_PROFILE", "fast")
-    with pytest.raises(ValueError, match=r"CNNCOURSE_PROFILE='fast' is not a profile: expected one of quick, full"):
+    with pytest.raises(ValueError, match=r"CNNCOURSE_PROFILE='fast' is not a known profile; known: quick, full"):
         config.current_profile()
 
 
@@ -37,8 +37,10 @@ def test_settings_lookup_and_errors():
         cfg.epochz
     with pytest.raises(KeyError, match="notebook='99_nope' has no settings"):
         config.settings("99_nope", "quick")
-    with pytest.raises(ValueError, match="profile='slow'"):
+    with pytest.raises(ValueError, match="profile='slow' is not a known profile; known: quick, full"):
         config.settings("00_welcome", "slow")
+    with pytest.raises(TypeError, match="profile must be a string, one of quick, full; got 1"):
+        config.settings("00_welcome", 1)
 
 
 @pytest.mark.parametrize("notebook", sorted(config.NOTEBOOK_SETTINGS))

@@ -426,22 +426,39 @@ def test_locally_connected_deck_004_forty_million():
 
 # ---------------------------------------------------------------------- argument errors
 @pytest.mark.parametrize(
-    "make, message",
+    "make, error, message",
     [
-        (lambda: BasicResidualBlock(0), "filters must be a positive int, got 0"),
-        (lambda: BasicResidualBlock(4, shortcut="identity"), "shortcut must be one of"),
-        (lambda: BottleneckResidualBlock(4, expansion=0), "expansion"),
-        (lambda: BasicResidualBlock(4, batch_norm_momentum=1.0), "batch_norm_momentum"),
-        (lambda: InceptionModule(1, 1, 1, 1, 1, -2), "filters_pool_proj"),
-        (lambda: DenseBlock(2, 4, dropout_rate=1.5), "dropout_rate"),
-        (lambda: TransitionLayer(0.0), r"compression must be in \(0, 1\]"),
-        (lambda: LocallyConnected2D(3, (3, 3, 3)), "kernel_size"),
-        (lambda: LocallyConnected2D(3, 3, padding="full"), "padding must be one of"),
+        (lambda: BasicResidualBlock(0), ValueError, "filters must be a positive integer, got 0"),
+        (lambda: BasicResidualBlock("4"), TypeError, "filters must be an integer, got '4'"),
+        (lambda: BasicResidualBlock(4.0), TypeError, r"filters must be an integer, got 4\.0"),
+        (lambda: BasicResidualBlock(4, strides=True), TypeError, "strides must be an integer, got True"),
+        (lambda: BasicResidualBlock(4, shortcut="identity"), ValueError,
+         "shortcut='identity' is not a known shortcut; known: projection, zero_pad, none"),
+        (lambda: BasicResidualBlock(4, shortcut=None), TypeError, "shortcut must be a string"),
+        (lambda: BottleneckResidualBlock(4, expansion=0), ValueError, "expansion must be a positive integer, got 0"),
+        (lambda: BasicResidualBlock(4, batch_norm_momentum=1.0), ValueError,
+         r"batch_norm_momentum must be a number in \[0\.0, 1\.0\), got 1\.0"),
+        (lambda: BasicResidualBlock(4, batch_norm_momentum="0.9"), TypeError, "batch_norm_momentum must be a number"),
+        (lambda: InceptionModule(1, 1, 1, 1, 1, -2), ValueError, "filters_pool_proj must be a positive integer, got -2"),
+        (lambda: DenseBlock(2, 4, dropout_rate=1.5), ValueError, r"dropout_rate must be a number in \[0\.0, 1\.0\)"),
+        (lambda: DenseBlock(2, 4, bottleneck=1), TypeError, "bottleneck must be True or False, got 1"),
+        (lambda: TransitionLayer(0.0), ValueError, r"compression must be a number in \(0\.0, 1\.0\], got 0\.0"),
+        (lambda: LocallyConnected2D(3, (3, 3, 3)), ValueError, "kernel_size must be a positive int or a sequence of 2"),
+        (lambda: LocallyConnected2D(3, 2.5), TypeError, r"kernel_size must be a positive int .*2\.5"),
+        (lambda: LocallyConnected2D(3, 3, padding="full"), ValueError, "padding='full' is not a known padding; known: valid, same"),
     ],
 )
-def test_bad_arguments_name_the_argument(make, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_arguments_name_the_argument(make, error, message):
+    with pytest.raises(error, match=message) as info:
         make()
+    assert type(info.value) is error
+
+
+def test_numpy_integers_are_accepted_as_layer_arguments():
+    block = BasicResidualBlock(np.int64(4), strides=np.int32(2))
+    assert (block.filters, block.strides) == (4, 2) and type(block.filters) is int
+    layer = LocallyConnected2D(np.int64(3), np.array([2, 2]))
+    assert layer.kernel_size == (2, 2)
 
 
 def test_bad_input_shapes_are_explained():

@@ -435,9 +435,11 @@ def test_formatting_helpers():
 
 def test_bad_arguments_are_explained(alexnet_table):
     model = keras.Sequential([keras.Input((2,)), L.Dense(1)])
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         layer_table(model, batch_size=0)
-    with pytest.raises(ValueError, match="optimizer must be one of sgd, momentum, adam, got 'rmsprop'"):
+    with pytest.raises(TypeError, match="batch_size must be an integer, got '8'"):
+        layer_table(model, batch_size="8")
+    with pytest.raises(ValueError, match="optimizer='rmsprop' is not a known optimizer; known: sgd, momentum, adam"):
         layer_table(model, optimizer="rmsprop")
     with pytest.raises(TypeError, match="got ndarray"):
         layer_table(np.zeros(3))

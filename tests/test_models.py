@@ -141,18 +141,28 @@ def test_full_size_builders_refuse_to_download():
 
 
 @pytest.mark.parametrize(
-    "make, message",
+    "make, error, message",
     [
-        (lambda: models.cifar_resnet(10), "depth must be 6n \\+ 2"),
-        (lambda: models.cifar_plain_net(8, shortcut="projection"), "no shortcut argument"),
-        (lambda: models.lenet5(pooling="median"), "pooling must be one of"),
-        (lambda: models.vgg_net(stages=((32, 2, 1),)), "each stage must be \\(filters, convs\\)"),
-        (lambda: models.simple_convnet(filters=(32,), kernel_sizes=(5, 3)), "same length"),
-        (lambda: models.mlp(input_shape=(28, 28)), "input_shape must be \\(height, width, channels\\)"),
-        (lambda: models.alexnet_cifar(conv_filters=()), "at least one conv layer"),
-        (lambda: models.mlp(num_classes=0), "num_classes must be a positive int"),
+        (lambda: models.cifar_resnet(10), ValueError, "depth must be 6n \\+ 2"),
+        (lambda: models.cifar_resnet(20.0), TypeError, "depth must be an integer, got 20\\.0"),
+        (lambda: models.cifar_plain_net(8, shortcut="projection"), ValueError, "no shortcut argument"),
+        (lambda: models.cifar_resnet(8, shortcut="identity"), ValueError, "shortcut='identity' is not a known shortcut"),
+        (lambda: models.lenet5(pooling="median"), ValueError, "pooling='median' is not a known pooling; known: average, max"),
+        (lambda: models.vgg_net(stages=((32, 2, 1),)), ValueError,
+         "stages\\[0\\] \\(filters, convs\\) must hold exactly 2 integers, got \\(32, 2, 1\\)"),
+        (lambda: models.vgg_net(stages=((32, 0),)), ValueError, "stages\\[0\\] \\(filters, convs\\)\\[1\\] must be a positive integer"),
+        (lambda: models.simple_convnet(filters=(32,), kernel_sizes=(5, 3)), ValueError, "same length"),
+        (lambda: models.simple_convnet(filters=32), TypeError, "filters must be a sequence of integers, got 32"),
+        (lambda: models.simple_convnet(filters=(32, 0)), ValueError, "filters\\[1\\] must be a positive integer, got 0"),
+        (lambda: models.mlp(input_shape=(28, 28)), ValueError,
+         "input_shape \\(height, width, channels\\) must hold exactly 3 integers, got \\(28, 28\\)"),
+        (lambda: models.mlp(input_shape=(28, 28, 1.0)), TypeError, "input_shape \\(height, width, channels\\)\\[2\\] must be an integer"),
+        (lambda: models.alexnet_cifar(conv_filters=()), ValueError, "conv_filters must hold at least 1 integer, got \\(\\)"),
+        (lambda: models.mlp(num_classes=0), ValueError, "num_classes must be a positive integer, got 0"),
+        (lambda: models.mlp(num_classes="10"), TypeError, "num_classes must be an integer, got '10'"),
     ],
 )
-def test_bad_arguments_are_explained(make, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_arguments_are_explained(make, error, message):
+    with pytest.raises(error, match=message) as info:
         make()
+    assert type(info.value) is error

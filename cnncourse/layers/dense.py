@@ -28,7 +28,7 @@ import math
 
 import keras
 
-from cnncourse.layers._validation import image_shape, positive_int
+from cnncourse._validation import check_bool, check_float, check_image_shape, check_positive_int
 
 
 def _apply(layers, x, training):
@@ -75,13 +75,11 @@ class DenseBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_layers = positive_int("num_layers", num_layers)
-        self.growth_rate = positive_int("growth_rate", growth_rate)
-        self.bottleneck = bool(bottleneck)
-        self.bottleneck_factor = positive_int("bottleneck_factor", bottleneck_factor)
-        if not 0.0 <= float(dropout_rate) < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate!r}")
-        self.dropout_rate = float(dropout_rate)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.growth_rate = check_positive_int("growth_rate", growth_rate)
+        self.bottleneck = check_bool("bottleneck", bottleneck)
+        self.bottleneck_factor = check_positive_int("bottleneck_factor", bottleneck_factor)
+        self.dropout_rate = check_float("dropout_rate", dropout_rate, minimum=0.0, maximum=1.0, include_maximum=False)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
@@ -119,7 +117,7 @@ class DenseBlock(keras.layers.Layer):
         return layers
 
     def build(self, input_shape):
-        shape = image_shape(type(self).__name__, input_shape)
+        shape = check_image_shape(type(self).__name__, input_shape)
         for composite, concat in zip(self.composite_layers, self.concats):
             new_features = _build_chain(composite, shape)
             concat.build([shape, new_features])
@@ -168,9 +166,7 @@ class TransitionLayer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not 0.0 < float(compression) <= 1.0:
-            raise ValueError(f"compression must be in (0, 1], got {compression!r}")
-        self.compression = float(compression)
+        self.compression = check_float("compression", compression, minimum=0.0, maximum=1.0, include_minimum=False)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bn = keras.layers.BatchNormalization(dtype=self.dtype_policy, name="bn")
@@ -182,7 +178,7 @@ class TransitionLayer(keras.layers.Layer):
         return max(1, math.floor(self.compression * input_channels))
 
     def build(self, input_shape):
-        shape = image_shape(type(self).__name__, input_shape)
+        shape = check_image_shape(type(self).__name__, input_shape)
         # The number of filters depends on the input, so the convolution is made here.
         self.conv = keras.layers.Conv2D(
             self.output_channels(shape[-1]),

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import keras
 
-from cnncourse.layers._validation import image_shape, positive_int
+from cnncourse._validation import check_image_shape, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="cnncourse")
@@ -61,12 +61,12 @@ class InceptionModule(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters_1x1 = positive_int("filters_1x1", filters_1x1)
-        self.filters_3x3_reduce = positive_int("filters_3x3_reduce", filters_3x3_reduce)
-        self.filters_3x3 = positive_int("filters_3x3", filters_3x3)
-        self.filters_5x5_reduce = positive_int("filters_5x5_reduce", filters_5x5_reduce)
-        self.filters_5x5 = positive_int("filters_5x5", filters_5x5)
-        self.filters_pool_proj = positive_int("filters_pool_proj", filters_pool_proj)
+        self.filters_1x1 = check_positive_int("filters_1x1", filters_1x1)
+        self.filters_3x3_reduce = check_positive_int("filters_3x3_reduce", filters_3x3_reduce)
+        self.filters_3x3 = check_positive_int("filters_3x3", filters_3x3)
+        self.filters_5x5_reduce = check_positive_int("filters_5x5_reduce", filters_5x5_reduce)
+        self.filters_5x5 = check_positive_int("filters_5x5", filters_5x5)
+        self.filters_pool_proj = check_positive_int("filters_pool_proj", filters_pool_proj)
         self.batch_norm = bool(batch_norm)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -112,7 +112,7 @@ class InceptionModule(keras.layers.Layer):
         return [self.branch_1x1, self.branch_3x3, self.branch_5x5, self.branch_pool]
 
     def build(self, input_shape):
-        input_shape = image_shape(type(self).__name__, input_shape)
+        input_shape = check_image_shape(type(self).__name__, input_shape)
         branch_shapes = []
         for branch in self._branches:
             shape = input_shape

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import keras
 
-from cnncourse.layers._validation import image_shape, one_of, pair, positive_int
+from cnncourse._validation import check_bool, check_choice, check_image_shape, check_int_tuple, check_positive_int
 
 
 def _output_size(size: int, kernel: int, stride: int, padding: str) -> int:
@@ -76,12 +76,12 @@ class LocallyConnected2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = positive_int("filters", filters)
-        self.kernel_size = pair("kernel_size", kernel_size)
-        self.strides = pair("strides", strides)
-        self.padding = one_of("padding", padding, ("valid", "same"))
+        self.filters = check_positive_int("filters", filters)
+        self.kernel_size = check_int_tuple("kernel_size", kernel_size, 2)
+        self.strides = check_int_tuple("strides", strides, 2)
+        self.padding = check_choice("padding", padding, ("valid", "same"), "padding")
         self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -101,7 +101,7 @@ class LocallyConnected2D(keras.layers.Layer):
         return out_h, out_w
 
     def build(self, input_shape):
-        _, height, width, channels = image_shape(type(self).__name__, input_shape, need_spatial=True)
+        _, height, width, channels = check_image_shape(type(self).__name__, input_shape, need_spatial=True)
         self.out_h, self.out_w = self.output_spatial_shape(height, width)
         kh, kw = self.kernel_size
         self.kernel = self.add_weight(

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import keras
 
-from cnncourse.layers._validation import image_shape, one_of, positive_int
+from cnncourse._validation import check_choice, check_float, check_image_shape, check_positive_int
 
 SHORTCUTS = ("projection", "zero_pad", "none")
 
@@ -54,11 +54,11 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def __init__(self, out_channels: int, strides: int = 1, **kwargs):
         super().__init__(**kwargs)
-        self.out_channels = positive_int("out_channels", out_channels)
-        self.strides = positive_int("strides", strides)
+        self.out_channels = check_positive_int("out_channels", out_channels)
+        self.strides = check_positive_int("strides", strides)
 
     def build(self, input_shape):
-        shape = image_shape(type(self).__name__, input_shape)
+        shape = check_image_shape(type(self).__name__, input_shape)
         if shape[-1] > self.out_channels:
             raise ValueError(
                 f"ZeroPadShortcut can only add channels: out_channels={self.out_channels} "
@@ -98,14 +98,14 @@ class _ResidualBase(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = positive_int("filters", filters)
-        self.strides = positive_int("strides", strides)
-        self.shortcut = one_of("shortcut", shortcut, SHORTCUTS)
+        self.filters = check_positive_int("filters", filters)
+        self.strides = check_positive_int("strides", strides)
+        self.shortcut = check_choice("shortcut", shortcut, SHORTCUTS, "shortcut")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        if not 0.0 <= float(batch_norm_momentum) < 1.0:
-            raise ValueError(f"batch_norm_momentum must be in [0, 1), got {batch_norm_momentum!r}")
-        self.batch_norm_momentum = float(batch_norm_momentum)
+        self.batch_norm_momentum = check_float(
+            "batch_norm_momentum", batch_norm_momentum, minimum=0.0, maximum=1.0, include_maximum=False
+        )
 
     # Subclasses set these in __init__.
     out_channels: int
@@ -135,7 +135,7 @@ class _ResidualBase(keras.layers.Layer):
         self.out_relu = keras.layers.ReLU(dtype=self.dtype_policy, name="out_relu")
 
     def build(self, input_shape):
-        shape = image_shape(type(self).__name__, input_shape)
+        shape = check_image_shape(type(self).__name__, input_shape)
         # Build the residual path layer by layer, so that every weight exists before a
         # saved model's weights are loaded into it.
         for layer in self._residual_layers:
@@ -251,7 +251,7 @@ class BottleneckResidualBlock(_ResidualBase):
         **kwargs,
     ):
         super().__init__(filters, strides, shortcut, **kwargs)
-        self.expansion = positive_int("expansion", expansion)
+        self.expansion = check_positive_int("expansion", expansion)
         self.out_channels = self.filters * self.expansion
         self.conv1 = self._conv(self.filters, 1, 1, name="conv1")
         self.bn1 = self._batch_norm(name="bn1")
