@@ -244,7 +244,15 @@ def test_resnet_bottleneck_costs_70k_per_position_against_590k():
 # ---------------------------------------------------------------------- MACs from first principles
 def _products_from_jacobian(layer, input_shape):
     """Count the products a linear layer computes: with all-ones input, output value o
-    depends on weight w (∂o/∂w ≠ 0) exactly when w multiplies an input into o."""
+    depends on weight w (∂o/∂w ≠ 0) exactly when w multiplies an input into o.
+
+    A grouped convolution is counted group by group (see :func:`_groups_as_convolutions`):
+    TensorFlow's CPU kernels without oneDNN (a CPU without AVX-512, or
+    ``TF_ENABLE_ONEDNN_OPTS=0``) cannot take the Jacobian of a grouped convolution's
+    kernel ("Conv2DBackpropFilter: filter_size does not have enough elements").
+    """
+    if getattr(layer, "groups", 1) > 1:
+        return sum(_products_from_jacobian(group, shape) for group, shape in _groups_as_convolutions(layer, input_shape))
     x = tf.ones((1,) + input_shape)
     layer.build((1,) + input_shape)
     for w in layer.trainable_variables:
@@ -253,6 +261,28 @@ def _products_from_jacobian(layer, input_shape):
         y = layer(x)
     jac = tape.jacobian(y, layer.kernel)
     return int(tf.math.count_nonzero(jac))
+
+
+def _groups_as_convolutions(layer, input_shape):
+    """``(convolution, input_shape)`` per group: group g of a grouped convolution is an ordinary
+    convolution of input channels slice g into output channels slice g."""
+    groups = layer.groups
+    config = layer.get_config() | {"groups": 1, "filters": layer.filters // groups}
+    shape = input_shape[:-1] + (input_shape[-1] // groups,)
+    return [(type(layer).from_config(config | {"name": f"group{g}"}), shape) for g in range(groups)]
+
+
+def test_a_grouped_convolution_is_its_groups_side_by_side():
+    """What lets the Jacobian test count a grouped convolution group by group."""
+    grouped = L.Conv2D(6, (3, 2), groups=3, use_bias=False)
+    x = np.random.default_rng(0).normal(size=(2, 6, 7, 9)).astype("float32")
+    expected = keras.ops.convert_to_numpy(grouped(x))
+    parts = []
+    for g, (conv, shape) in enumerate(_groups_as_convolutions(grouped, (6, 7, 9))):
+        conv.build((None,) + shape)
+        conv.kernel.assign(grouped.kernel[..., 2 * g:2 * g + 2])
+        parts.append(keras.ops.convert_to_numpy(conv(x[..., 3 * g:3 * g + 3])))
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(

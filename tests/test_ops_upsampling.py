@@ -228,14 +228,65 @@ def test_conv_transpose2d_matches_keras_layer(case):
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_conv_transpose2d_with_dilation_matches_keras_ops():
+def _conv_transpose_brute_force(x, kernel, stride, dilation, padding):
+    """Transposed convolution by its definition, one product at a time (the test's reference).
+
+    Every input value x[n, i, j, ci] stamps kernel[a, b, co, ci] * x[n, i, j, ci] at
+    (i * stride + a * dilation, j * stride + b * dilation); the full stamped map is then cropped
+    to Keras's output size: "valid" keeps (in - 1) * stride + k_eff (+ max(k_eff, stride) - k_eff
+    zeros), "same" keeps in * stride starting at the forward "same" padding of that length.
+    """
+    n, height, width, cin = x.shape
+    kh, kw, cout, _ = kernel.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    k_eff = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    full_h = (height - 1) * sh + k_eff[0] + max(k_eff[0], sh) - k_eff[0]
+    full_w = (width - 1) * sw + k_eff[1] + max(k_eff[1], sw) - k_eff[1]
+    full = np.zeros((n, full_h, full_w, cout))
+    for b_, i, j, a, b, co, ci in np.ndindex(n, height, width, kh, kw, cout, cin):
+        full[b_, i * sh + a * dh, j * sw + b * dw, co] += float(x[b_, i, j, ci]) * float(kernel[a, b, co, ci])
+    if padding == "valid":
+        return full
+    crops = []
+    for size, s, k in zip((height, width), (sh, sw), k_eff):
+        length = size * s
+        total = max((-(-length // s) - 1) * s + k - length, 0)
+        crops.append((total // 2, length))
+    (top, out_h), (left, out_w) = crops
+    return full[:, top:top + out_h, left:left + out_w]
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("stride, dilation", [((1, 1), (2, 3)), ((2, 1), (2, 2)), ((1, 2), (3, 1))])
+def test_conv_transpose2d_with_dilation_matches_the_brute_force(padding, stride, dilation):
+    """Dilated transposed convolution against the product-by-product definition.
+
+    Keras is not the reference here: ``keras.ops.conv_transpose`` with a dilation rate > 1 runs
+    only where TensorFlow uses oneDNN (x86 CPUs with AVX-512); TensorFlow's own CPU kernel
+    refuses it ("Current CPU implementations do not yet support dilation rates larger than 1").
+    The brute force itself is checked against Keras without dilation (the next test), which
+    every CPU computes.
+    """
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(1, 4, 5, 2)).astype("float32")
+    x = rng.normal(size=(2, 4, 5, 2)).astype("float32")
     kernel = rng.normal(size=(3, 2, 3, 2)).astype("float32")
-    for padding in ("valid", "same"):
-        expected = to_numpy(keras.ops.conv_transpose(x, kernel, padding=padding, dilation_rate=(2, 3)))
-        np.testing.assert_allclose(conv_transpose2d(x, kernel, padding=padding, dilation=(2, 3)), expected,
-                                   rtol=1e-4, atol=1e-4)
+    expected = _conv_transpose_brute_force(x, kernel, stride, dilation, padding)
+    ours = conv_transpose2d(x, kernel, stride=stride, padding=padding, dilation=dilation)
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("stride, kernel_hw", [((1, 1), (3, 2)), ((2, 3), (3, 2)), ((3, 2), (1, 2))])
+def test_the_transpose_brute_force_matches_keras_without_dilation(padding, stride, kernel_hw):
+    """The reference of the dilation test uses Keras's layout and cropping rules."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4, 5, 2)).astype("float32")
+    kernel = rng.normal(size=kernel_hw + (3, 2)).astype("float32")
+    expected = to_numpy(keras.ops.conv_transpose(x, kernel, strides=stride, padding=padding))
+    brute = _conv_transpose_brute_force(x, kernel, stride, (1, 1), padding)
+    assert brute.shape == expected.shape
+    np.testing.assert_allclose(brute, expected, rtol=1e-4, atol=1e-4)
 
 
 @HYPOTHESIS
