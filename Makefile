@@ -1,6 +1,7 @@
 # The course's two set-up commands (see README.md):
 #   make lab    create .venv, install the course, start JupyterLab on notebooks/
 #   make test   create .venv, install the course, run every test (package + notebooks)
+#   make test-latest   the same tests in .venv-latest, with the newest releases instead of constraints.txt
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,14 +10,17 @@ BIN    := $(VENV)/bin
 # JupyterLab refuses to run as root unless told to (containers, WSL set-ups often are root)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP  := $(VENV)/.installed
+# the versions CI tests; make test-latest ignores it
+CONSTRAINTS := constraints.txt
+VENV_LATEST ?= .venv-latest
 
-.PHONY: lab test install generate execute doctor clean
+.PHONY: lab test test-latest install generate execute doctor clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.x")'
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.x")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[test]"
+	$(BIN)/python -m pip install --quiet --progress-bar off -c $(CONSTRAINTS) -e ".[test]"
 	@touch $(STAMP)
 	@echo "Installed the course into $(VENV)."
 
@@ -32,6 +36,17 @@ test: install
 	$(BIN)/cnncourse generate --check
 	$(BIN)/python -m pytest
 
+# What the next releases break: a separate venv, everything upgraded, no constraints.
+test-latest:
+	$(PYTHON) -m venv $(VENV_LATEST)
+	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_LATEST)/bin/python -m pip install --quiet --progress-bar off --upgrade --upgrade-strategy eager -e ".[test]"
+	@$(VENV_LATEST)/bin/python -m pip freeze --exclude-editable > $(VENV_LATEST)/versions.txt
+	@echo "Versions that differ from $(CONSTRAINTS) (< tested, > installed; all in $(VENV_LATEST)/versions.txt):"
+	@grep -v '^#' $(CONSTRAINTS) | diff - $(VENV_LATEST)/versions.txt | grep '^[<>]' || echo "  none"
+	$(VENV_LATEST)/bin/cnncourse generate --check
+	$(VENV_LATEST)/bin/python -m pytest
+
 generate: install
 	$(BIN)/cnncourse generate
 
@@ -42,4 +57,4 @@ doctor: install
 	$(BIN)/cnncourse doctor
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(VENV_LATEST) .pytest_cache build *.egg-info

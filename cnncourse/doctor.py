@@ -42,9 +42,9 @@ def _probe(topic: str, action: Callable[[], str], fix: str, required: bool = Tru
 
 
 def _versions() -> list[Finding]:
-    findings = [Finding("python", sys.version_info >= (3, 10),
+    findings = [Finding("python", sys.version_info >= (3, 11),
                         f"{platform.python_version()} at {sys.executable}",
-                        "use Python 3.10 or newer")]
+                        "use Python 3.11 or newer")]
 
     def tensorflow() -> str:
         from cnncourse.runtime import import_tensorflow

@@ -32,4 +32,4 @@ def test_doctor_fails_with_a_fix_when_a_cache_dir_is_not_writable(tmp_path):
 def test_doctor_reports_a_bad_profile():
     result = run_doctor(CNNCOURSE_PROFILE="turbo")
     assert result.returncode == 1
-    assert "✘ profile" in result.stdout and "expected one of quick, full" in result.stdout
+    assert "✘ profile" in result.stdout and "CNNCOURSE_PROFILE='turbo' is not a known profile; known: quick, full" in result.stdout
