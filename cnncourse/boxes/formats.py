@@ -256,15 +256,18 @@ def _keep_padding(original: np.ndarray, converted: np.ndarray) -> np.ndarray:
 
 
 def to_xyxy(boxes, format: str = "xyxy", name: str = "boxes", *, ndim=None, height=None, width=None,
-            ignore=None) -> np.ndarray:
+            ignore=None, dtype=None) -> np.ndarray:
     """Check ``boxes`` (see :func:`check_boxes`) and return them in ``xyxy`` (padding stays -1).
 
     For relative formats without ``height``/``width`` the result stays relative
     (``rel_xyxy``): that is all IoU needs, since IoU does not change when x and y are
-    scaled.
+    scaled. ``dtype`` (e.g. ``np.float64``) casts the boxes *before* the conversion, so that
+    float32/float16 boxes in size formats are converted without rounding.
     """
     format = check_format(format)
     boxes = check_boxes(boxes, name, format, ndim=ndim, ignore=ignore)
+    if dtype is not None:
+        boxes = boxes.astype(dtype)
     if format == "xyxy":
         return boxes
     if format.startswith("rel_") and (height is None or width is None):
