@@ -74,20 +74,18 @@ def match_by_loops(anchors, gt, valid, positive_iou, negative_iou, match_best_an
         else:
             index.append(-1), labels.append(0)
     if match_best_anchor:
-        claims = {}
-        for j in range(len(gt)):
-            if not valid[j]:
-                continue
-            column = [row[j] for row in iou]
-            top = max(column)
+        # boxes served by decreasing best IoU (lower index first); each claims its best free anchor(s)
+        best = {j: max(row[j] for row in iou) for j in range(len(gt)) if valid[j]}
+        taken = set()
+        for j in sorted(best, key=lambda j: (-best[j], j)):
+            free = [i for i in range(len(anchors)) if i not in taken]
+            top = max((iou[i][j] for i in free), default=-1.0)
             if top <= 0:
                 continue
-            for i, value in enumerate(column):
-                if value >= top - B.anchors.BEST_ANCHOR_TOLERANCE:
-                    claims.setdefault(i, []).append(j)
-        for i, boxes in claims.items():
-            labels[i] = 1
-            index[i] = max(boxes, key=lambda j: (iou[i][j], -j))
+            for i in free:
+                if iou[i][j] >= top - B.anchors.BEST_ANCHOR_TOLERANCE:
+                    labels[i], index[i] = 1, j
+                    taken.add(i)
     return np.array(index), np.array(labels)
 
 
@@ -130,26 +128,24 @@ def test_matching_properties_and_loop_reference(seed, num_gt, num_padding, thres
     if not valid.any():
         assert np.all(labels == 0)
         return
-    # thresholds respected (anchors not forced by the best-anchor rule)
+    # thresholds respected by the anchors no box claimed in the best-anchor step
     forced = np.zeros(len(anchors), bool)
     if match_best_anchor:
-        top = iou.max(axis=0)
-        forced = np.any((iou >= top[None] - 1e-6) & (top[None] > 0) & valid[None], axis=1)
+        forced = (labels == 1) & (iou.max(axis=1) < positive_iou)
+        forced |= (labels == 1) & (iou[np.arange(len(anchors)), np.maximum(index, 0)] < iou.max(axis=1))
     free = ~forced
     assert np.all(labels[free & (best >= positive_iou)] == 1)
     assert np.all(labels[free & (best < negative_iou)] == 0)
     assert np.all(labels[free & (best >= negative_iou) & (best < positive_iou)] == -1)
-    assert np.all(iou[np.flatnonzero(free & (labels == 1)), index[free & (labels == 1)]] >= positive_iou)
-    # every ground-truth box gets its best anchor, unless a box that overlaps that anchor at
-    # least as much took it
+    # every ground-truth box gets an anchor, unless each anchor it overlaps went to a box
+    # whose best IoU is at least its own
     if match_best_anchor:
+        top = iou.max(axis=0)
         for j in np.flatnonzero(valid):
-            column = iou[:, j]
-            if column.max() <= 0:
+            if top[j] <= 0 or np.any(index == j):
                 continue
-            best_anchors = np.flatnonzero(column >= column.max() - 1e-6)
-            if not np.any(index == j):
-                assert all(labels[a] == 1 and iou[a, index[a]] >= column[a] for a in best_anchors)
+            overlapping = np.flatnonzero(iou[:, j] > 0)
+            assert all(labels[a] == 1 and top[index[a]] >= top[j] for a in overlapping)
 
 
 def test_matching_by_hand_batched_and_labels():
@@ -199,3 +195,69 @@ def test_match_anchors_tf_under_xla_equals_numpy():
     assert (labels_np == 1).sum() >= 6 and (labels_np == -1).sum() > 0
     single_index, single_labels = B.match_anchors_tf(anchors, gt[1])
     np.testing.assert_array_equal(single_index.numpy(), B.match_anchors(anchors, gt[1])[0])
+
+
+def test_every_box_gets_its_best_free_anchor():
+    boxes = [[0, 0, 10, 10], [0, 0, 10, 8]]
+    # the case: box 1's only overlapping anchor is box 0's best (IoU 1 against 0.8): box 0
+    # keeps it, and box 1 has no other anchor it overlaps, so it gets none (the rule cannot help)
+    anchors = np.array([[0, 0, 10, 10], [30, 0, 40, 10]], float)
+    for index, labels in (B.match_anchors(anchors, boxes), B.match_anchors_tf(anchors.astype(np.float32),
+                                                                                np.float32(boxes))):
+        assert np.asarray(index).tolist() == [0, -1] and np.asarray(labels).tolist() == [1, 0]
+    # where the anchors allow it, box 1 gets its best free anchor (IoU 0.78), though that anchor
+    # overlaps box 0 more (0.8); before, it went to box 0 and box 1 had no anchor
+    anchors = np.array([[0, 0, 10, 10], [0, 1, 10, 9]], float)
+    assert B.box_iou(anchors, boxes).round(3).tolist() == [[1.0, 0.8], [0.8, 0.778]]
+    for index, labels in (B.match_anchors(anchors, boxes), B.match_anchors_tf(anchors.astype(np.float32),
+                                                                                np.float32(boxes))):
+        assert np.asarray(index).tolist() == [0, 1] and np.asarray(labels).tolist() == [1, 1]
+    # boxes are served by their best IoU, not by their index
+    index, _ = B.match_anchors(anchors, boxes[::-1])
+    assert index.tolist() == [1, 0]
+
+
+def test_match_anchors_tf_without_ground_truth_eager_in_tf_data_and_under_xla():
+    from cnncourse.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    anchors = B.generate_anchors((32, 32), strides=(16,), sizes=(16,), scales=(1,), aspect_ratios=(1, 2))
+    none = np.zeros((0, 4), np.float32)
+    expected = B.match_anchors(anchors, none)
+    assert expected[0].tolist() == [-1] * len(anchors) and expected[1].tolist() == [0] * len(anchors)
+    results = {"eager": B.match_anchors_tf(anchors, none), "eager with labels": B.match_anchors_tf(
+        anchors, none, gt_labels=np.zeros(0, np.int32))}
+    xla = tf.function(lambda g: B.match_anchors_tf(tf.constant(anchors), g), jit_compile=True)
+    results["jit_compile"] = xla(tf.constant(none))
+    batch = xla(tf.zeros((3, 0, 4)))
+    assert batch[1].shape == (3, len(anchors)) and not np.any(batch[1].numpy())
+    scenes = [none, np.array([[0, 0, 16, 16]], np.float32), none]
+    dataset = tf.data.Dataset.from_generator(lambda: iter(scenes), output_signature=tf.TensorSpec([None, 4], tf.float32))
+    mapped = list(dataset.map(lambda g: B.match_anchors_tf(tf.constant(anchors), g)))
+    results["tf.data"], results["tf.data, last"] = mapped[0], mapped[2]
+    for name, (index, labels) in results.items():
+        np.testing.assert_array_equal(index.numpy(), expected[0], err_msg=name)
+        np.testing.assert_array_equal(labels.numpy(), expected[1], err_msg=name)
+    np.testing.assert_array_equal(mapped[1][1].numpy(), B.match_anchors(anchors, scenes[1])[1])
+    assert mapped[1][1].numpy().sum() >= 1
+
+
+def test_match_anchors_tf_equals_numpy_on_random_float32_scenes():
+    rng = np.random.default_rng(12)
+    anchors = B.generate_anchors((64, 64), strides=(8, 16), sizes=(16, 32), scales=(1, 1.5), aspect_ratios=(0.5, 1, 2))
+    for trial in range(4):
+        gt = np.stack([random_scene(rng, n, 8 - n) for n in rng.integers(0, 9, 4)]).astype(np.float32)
+        gt[:, 1] = gt[:, 0] if trial == 1 else gt[:, 1]  # duplicate boxes: exact ties
+        for kwargs in (dict(positive_iou=0.5, negative_iou=0.4), dict(positive_iou=0.7, negative_iou=0.3)):
+            index_np, labels_np = B.match_anchors(anchors, gt, **kwargs)
+            index_tf, labels_tf = B.match_anchors_tf(anchors, gt, **kwargs)
+            np.testing.assert_array_equal(index_tf.numpy(), index_np)
+            np.testing.assert_array_equal(labels_tf.numpy(), labels_np)
+
+
+def test_match_anchors_bad_arguments():
+    anchors = [[0, 0, 10, 10]]
+    with pytest.raises(ValueError, match=r"positive_iou must be a number in \[0.0, 1.0\], got 1.5"):
+        B.match_anchors(anchors, [[0, 0, 1, 1]], positive_iou=1.5)
+    with pytest.raises(TypeError, match="match_best_anchor must be True or False"):
+        B.match_anchors_tf(np.float32(anchors), np.float32([[0, 0, 1, 1]]), match_best_anchor=1)

@@ -30,7 +30,8 @@ def test_decode_inverts_encode(pairs, variances):
     anchors = np.array([p[0] for p in pairs])
     boxes = np.array([p[1] for p in pairs])
     deltas = B.encode_deltas(anchors, boxes, variances=variances)
-    np.testing.assert_allclose(B.decode_deltas(anchors, deltas, variances=variances), boxes, rtol=1e-9, atol=1e-9)
+    decoded = B.decode_deltas(anchors, deltas, variances=variances, max_log_scale=None)  # no cap: exact inverse
+    np.testing.assert_allclose(decoded, boxes, rtol=1e-9, atol=1e-9)
 
 
 @settings(max_examples=25, deadline=None)
@@ -47,7 +48,7 @@ def test_decode_inverts_encode(pairs, variances):
 def test_encode_inverts_decode(anchors_and_deltas, variances, format):
     anchors, deltas = anchors_and_deltas
     anchors = B.convert_format(np.array(anchors), "xyxy", format)
-    boxes = B.decode_deltas(anchors, deltas, variances=variances, format=format)
+    boxes = B.decode_deltas(anchors, deltas, variances=variances, format=format, max_log_scale=None)
     np.testing.assert_allclose(B.encode_deltas(anchors, boxes, variances=variances, format=format), deltas,
                                rtol=1e-7, atol=1e-7)
 
@@ -125,3 +126,32 @@ def test_tf_versions_under_xla_match_numpy():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_decode_caps_large_scales_instead_of_overflowing():
+    import warnings
+
+    from cnncourse.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    anchors = np.array([[0, 0, 16, 16], [10, 10, 20, 30]], float)
+    deltas = np.array([[0.0, 0.0, 1000.0, 5.0], [0.5, -0.5, -2.0, 800.0]])
+    cap = B.DEFAULT_MAX_LOG_SCALE
+    assert cap == pytest.approx(math.log(1000 / 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow in exp
+        boxes = B.decode_deltas(anchors, deltas)
+    capped = np.minimum(deltas, [np.inf, np.inf, cap, cap])
+    np.testing.assert_allclose(boxes, B.decode_deltas(anchors, capped, max_log_scale=None), rtol=1e-12)
+    assert np.all(np.isfinite(boxes))
+    width = boxes[:, 2] - boxes[:, 0]
+    assert width[0] == pytest.approx(16 * 62.5)  # at most 62.5 times the anchor
+    for dtype in (np.float32, np.float16):
+        tf_boxes = B.decode_deltas_tf(anchors.astype(dtype), deltas.astype(dtype)).numpy()
+        assert np.all(np.isfinite(tf_boxes)), dtype
+    np.testing.assert_allclose(B.decode_deltas_tf(anchors, deltas).numpy(), boxes, rtol=1e-6)
+    # without the cap, float32 overflows: the cap is what keeps it finite
+    assert not np.all(np.isfinite(B.decode_deltas_tf(anchors.astype(np.float32), deltas.astype(np.float32),
+                                                     max_log_scale=None).numpy()))
+    with pytest.raises(ValueError, match="max_log_scale must be a finite number"):
+        B.decode_deltas(anchors, deltas, max_log_scale=float("inf"))

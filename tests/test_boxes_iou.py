@@ -142,3 +142,33 @@ def test_tf_versions_keep_half_precision_dtypes(dtype, tolerance):
     np.testing.assert_allclose(tf.cast(iou, tf.float32).numpy(), B.box_iou(a, b), atol=tolerance)
     np.testing.assert_allclose(tf.cast(giou, tf.float32).numpy(), B.elementwise_generalized_box_iou(a, b),
                                atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("format", ["xywh", "center_xywh", "center_yxhw", "yxyx"])
+def test_iou_is_float64_whatever_the_input_dtype(dtype, format):
+    from cnncourse.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    rng = np.random.default_rng(3)
+    a = B.convert_format(random_xyxy(rng, 40, span=500.0), "xyxy", format).astype(dtype)
+    b = B.convert_format(random_xyxy(rng, 30, span=500.0), "xyxy", format).astype(dtype)
+    # the float64 IoU of exactly the numbers given (converted to xyxy in float64, pair by pair)
+    xyxy_a = B.convert_format(a.astype(np.float64), format, "xyxy")
+    xyxy_b = B.convert_format(b.astype(np.float64), format, "xyxy")
+    expected = np.array([[iou_one_pair(x, y) for y in xyxy_b] for x in xyxy_a])
+    ours = B.box_iou(a, b, format=format)
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(B.elementwise_box_iou(a[:30], b, format=format), np.diag(expected[:30]),
+                               rtol=1e-12, atol=1e-15)
+    # the tensor versions: float64 inside, rounded once to the input dtype (half an ulp)
+    half_ulp = np.finfo(dtype).eps / 2
+    for name, value, reference in [
+        ("box_iou_tf", B.box_iou_tf(tf.constant(a), tf.constant(b), format=format), expected),
+        ("elementwise_box_iou_tf", B.elementwise_box_iou_tf(tf.constant(a[:30]), tf.constant(b), format=format),
+         np.diag(expected[:30])),
+    ]:
+        assert value.dtype == tf.as_dtype(dtype), name
+        np.testing.assert_allclose(value.numpy().astype(np.float64), reference, rtol=half_ulp, atol=half_ulp * 1e-3,
+                                   err_msg=name)

@@ -15,15 +15,29 @@ Generation
     lines up with that level's anchors.
 
 Matching (labelling)
-    Each anchor takes the ground-truth box it overlaps most. With ``iou`` that overlap:
-    ``iou >= positive_iou`` -> positive (1); ``iou < negative_iou`` -> negative (0);
-    in between -> ignored (-1, no loss). Then, so that no object is left without an
-    anchor, every ground-truth box's best anchor(s) (highest IoU, if above 0) become
-    positive and are matched to it (``match_best_anchor=True``; an anchor that is the
-    best one for several boxes goes to the one it overlaps most). Anchors within
-    :data:`BEST_ANCHOR_TOLERANCE` of the best IoU count as tied for best: grid anchors are
-    often tied exactly (mirror-image positions), and rounding must not pick one of them
-    differently in float32 and float64.
+    Each anchor takes the ground-truth box it overlaps most (the first of equal ones). With
+    ``iou`` that overlap: ``iou >= positive_iou`` -> positive (1); ``iou < negative_iou`` ->
+    negative (0); in between -> ignored (-1, no loss). With no ground truth (``(0, 4)`` or
+    only padding) every anchor is negative.
+
+    Then, so that no object is left without an anchor (``match_best_anchor=True``), every
+    ground-truth box gets its best anchor *among those no other box has claimed in this
+    step*: the boxes are served one by one, in order of decreasing best IoU (ties: lower
+    index first); each claims the free anchor(s) it overlaps most (if that IoU is > 0), and
+    they become positive and matched to it, overriding the threshold rule. This is the
+    greedy one-to-one "bipartite" step of SSD/MultiBox; it differs from torchvision's
+    ``Matcher(allow_low_quality_matches=True)`` and keras-hub's ``BoxMatcher``
+    (``force_match_for_each_col``), where a box whose best anchor is taken by a box that
+    overlaps it more gets nothing, even when another anchor overlaps it well. So a box is
+    left without an anchor only when every anchor it overlaps (IoU > 0) was claimed by a
+    box served before it: anchors ``[[0, 0, 10, 10], [30, 0, 40, 10]]`` and boxes
+    ``[[0, 0, 10, 10], [0, 0, 10, 8]]`` give anchor 0 to box 0 (IoU 1 before 0.8), and box 1
+    overlaps no other anchor, so it has none (the anchors do not allow it).
+
+    Anchors within :data:`BEST_ANCHOR_TOLERANCE` of a box's best free IoU count as tied and
+    are all claimed: grid anchors are often tied exactly (mirror-image positions), and
+    rounding must not pick one of them. Both versions compute the IoU in float64 from the
+    same numbers, so :func:`match_anchors` and :func:`match_anchors_tf` give the same labels.
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from typing import Sequence
 
 import numpy as np
 
+from cnncourse._validation import check_bool, check_float
 from cnncourse.boxes.formats import _from_xyxy, check_format, padding_mask, to_xyxy
 from cnncourse.boxes.iou import box_iou
 
@@ -176,11 +191,14 @@ def _valid_ground_truth(gt_boxes, gt_labels, shape):
 
 
 def _check_thresholds(positive_iou, negative_iou):
-    if not (0.0 <= negative_iou <= positive_iou <= 1.0):
+    positive_iou = check_float("positive_iou", positive_iou, minimum=0.0, maximum=1.0)
+    negative_iou = check_float("negative_iou", negative_iou, minimum=0.0, maximum=1.0)
+    if not negative_iou <= positive_iou:
         raise ValueError(
             f"need 0 <= negative_iou <= positive_iou <= 1, got negative_iou={negative_iou}, "
             f"positive_iou={positive_iou}"
         )
+    return positive_iou, negative_iou
 
 
 def match_anchors(
@@ -201,8 +219,8 @@ def match_anchors(
         positive_iou: IoU at or above which an anchor is positive (Faster R-CNN RPN: 0.7;
             RetinaNet: 0.5).
         negative_iou: IoU below which an anchor is negative (RPN: 0.3; RetinaNet: 0.4).
-        match_best_anchor: also make every ground-truth box's best anchor(s) positive
-            (those within :data:`BEST_ANCHOR_TOLERANCE` of its highest IoU, if that is > 0).
+        match_best_anchor: also give every ground-truth box its best free anchor(s), the
+            greedy one-to-one step described in the module docstring.
         format: box format of ``anchors`` and ``gt_boxes``.
 
     Returns:
@@ -216,9 +234,10 @@ def match_anchors(
         >>> match_anchors(anchors, [[1, 0, 11, 10], [-1, -1, -1, -1]], positive_iou=0.7, negative_iou=0.3)
         (array([ 0, -1, -1]), array([1, 0, 0]))
     """
-    _check_thresholds(positive_iou, negative_iou)
-    a = to_xyxy(anchors, format, "anchors", ndim=2)
-    gt = to_xyxy(gt_boxes, format, "gt_boxes", ndim=(2, 3))
+    positive_iou, negative_iou = _check_thresholds(positive_iou, negative_iou)
+    match_best_anchor = check_bool("match_best_anchor", match_best_anchor)
+    a = to_xyxy(anchors, format, "anchors", ndim=2, dtype=np.float64)
+    gt = to_xyxy(gt_boxes, format, "gt_boxes", ndim=(2, 3), dtype=np.float64)
     valid = _valid_ground_truth(np.asarray(gt_boxes), gt_labels, gt.shape[:-1])
     if gt.ndim == 3:
         results = [
@@ -246,13 +265,17 @@ def _match_one(anchors, gt, valid, positive_iou, negative_iou, match_best_anchor
     labels[positive] = 1
     gt_index[positive] = best_gt[positive]
     if match_best_anchor:
-        best_for_gt = iou.max(axis=0)  # (M,)
-        is_best = (iou >= best_for_gt[None, :] - BEST_ANCHOR_TOLERANCE) & (best_for_gt[None, :] > 0) & valid[None, :]
-        forced = is_best.any(axis=1)
-        # an anchor that is the best for several boxes goes to the one it overlaps most
-        claim = np.where(is_best, iou, -1.0).argmax(axis=1)
-        labels[forced] = 1
-        gt_index[forced] = claim[forced]
+        best_for_gt = iou.max(axis=0)  # (M,); -1 for padding
+        taken = np.zeros(n, bool)
+        for j in np.argsort(-best_for_gt, kind="stable"):  # best-overlapping boxes first
+            column = np.where(taken, -1.0, iou[:, j])
+            top = column.max()
+            if top <= 0:
+                continue
+            claimed = column >= top - BEST_ANCHOR_TOLERANCE
+            labels[claimed] = 1
+            gt_index[claimed] = j
+            taken |= claimed
     return gt_index, labels
 
 
@@ -277,36 +300,56 @@ def match_anchors_tf(
     """
     from keras import ops
 
-    from cnncourse.boxes.iou import box_iou_tf
+    from cnncourse.boxes.iou import _tf_pair, _tf_parts, _tf_safe_divide
 
-    _check_thresholds(positive_iou, negative_iou)
+    positive_iou, negative_iou = _check_thresholds(positive_iou, negative_iou)
+    match_best_anchor = check_bool("match_best_anchor", match_best_anchor)
     gt = ops.convert_to_tensor(gt_boxes)
     unbatched = len(gt.shape) == 2
     if unbatched:
         gt = gt[None]
         if gt_labels is not None:
             gt_labels = ops.convert_to_tensor(gt_labels)[None]
-    valid = ops.logical_not(ops.all(ops.equal(gt, ops.cast(-1, gt.dtype)), axis=-1))  # (B, M)
+    # one padding column at the end, so that images without ground truth (M = 0) need no special case
+    batch = ops.shape(gt)[0]
+    gt = ops.concatenate([ops.cast(gt, "float64"), -ops.ones((batch, 1, 4), "float64")], axis=1)  # (B, M + 1, 4)
+    valid = ops.logical_not(ops.all(ops.equal(gt, -1.0), axis=-1))  # (B, M + 1)
     if gt_labels is not None:
-        valid = ops.logical_and(valid, ops.not_equal(ops.convert_to_tensor(gt_labels), -1))
-    iou = box_iou_tf(ops.convert_to_tensor(anchors), gt, format)  # (B, N, M)
-    minus_one = ops.cast(-1.0, iou.dtype)
-    iou = ops.where(valid[:, None, :], iou, minus_one)
+        labels_in = ops.concatenate([ops.cast(gt_labels, "int32"), -ops.ones((batch, 1), "int32")], axis=1)
+        valid = ops.logical_and(valid, ops.not_equal(labels_in, -1))
+    a, b, _ = _tf_pair(ops.convert_to_tensor(anchors), gt, format, pairwise=True)
+    iou = _tf_safe_divide(*_tf_parts(a, b))  # (B, N, M + 1), float64 as in NumPy
+    iou = ops.where(valid[:, None, :], iou, -1.0)
     best_gt = ops.cast(ops.argmax(iou, axis=-1), "int32")  # (B, N); first of ties, like NumPy
     best_iou = ops.max(iou, axis=-1)
-    any_gt = ops.any(valid, axis=-1, keepdims=True)  # (B, 1)
-    positive = ops.logical_and(best_iou >= positive_iou, any_gt)
-    ignored = ops.logical_and(ops.logical_and(best_iou >= negative_iou, best_iou < positive_iou), any_gt)
-    labels = ops.where(positive, 1, ops.where(ignored, -1, 0))
-    gt_index = ops.where(positive, best_gt, -1)
+    positive = best_iou >= positive_iou  # best_iou is -1 without ground truth
+    ignored = ops.logical_and(best_iou >= negative_iou, best_iou < positive_iou)
+    labels = ops.cast(ops.where(positive, 1, ops.where(ignored, -1, 0)), "int32")
+    gt_index = ops.cast(ops.where(positive, best_gt, -1), "int32")
     if match_best_anchor:
-        best_for_gt = ops.max(iou, axis=1, keepdims=True)  # (B, 1, M)
-        is_best = ops.logical_and(iou >= best_for_gt - BEST_ANCHOR_TOLERANCE, best_for_gt > 0)
-        is_best = ops.logical_and(is_best, valid[:, None, :])
-        forced = ops.any(is_best, axis=-1)
-        claim = ops.cast(ops.argmax(ops.where(is_best, iou, minus_one), axis=-1), "int32")
-        labels = ops.where(forced, 1, labels)
-        gt_index = ops.where(forced, claim, gt_index)
+        best_for_gt = ops.max(iou, axis=1)  # (B, M + 1)
+        count = ops.shape(best_for_gt)[1]
+        position = ops.arange(count, dtype="int32")
+        # rank of each box in the serving order: decreasing best IoU, lower index first on ties
+        before = ops.logical_or(
+            best_for_gt[:, None, :] > best_for_gt[:, :, None],
+            ops.logical_and(best_for_gt[:, None, :] == best_for_gt[:, :, None],
+                            position[None, None, :] < position[None, :, None]),
+        )  # (B, M + 1, M + 1): before[b, j, k] = box k is served before box j
+        rank = ops.sum(ops.cast(before, "int32"), axis=-1)  # (B, M + 1)
+
+        def serve(r, state):
+            labels, gt_index, taken = state
+            j = ops.cast(ops.argmax(ops.cast(ops.equal(rank, r), "int32"), axis=-1), "int32")  # (B,)
+            column = ops.take_along_axis(iou, ops.reshape(j, (-1, 1, 1)), axis=2)[..., 0]  # (B, N)
+            column = ops.where(taken, -1.0, column)
+            top = ops.max(column, axis=1, keepdims=True)
+            claimed = ops.logical_and(column >= top - BEST_ANCHOR_TOLERANCE, top > 0)
+            labels = ops.where(claimed, 1, labels)
+            gt_index = ops.where(claimed, j[:, None], gt_index)
+            return labels, gt_index, ops.logical_or(taken, claimed)
+
+        labels, gt_index, _ = ops.fori_loop(0, count, serve, (labels, gt_index, ops.zeros_like(labels, "bool")))
     labels = ops.cast(labels, "int32")
     gt_index = ops.cast(gt_index, "int32")
     if unbatched:

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from cnncourse._validation import check_float
 from cnncourse.boxes.formats import _from_xyxy, check_format, tensor_to_xyxy, to_xyxy
 
 #: A common cap for ``tw``/``th`` when decoding in a model (torchvision's): a box at most
@@ -41,6 +42,10 @@ def _check_variances(variances, dtype=np.float64) -> np.ndarray:
     if values.shape != (4,) or not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ValueError(f"variances must be 4 positive numbers (for tx, ty, tw, th), got {variances!r}")
     return values.astype(dtype)
+
+
+def _check_max_log_scale(value):
+    return None if value is None else check_float("max_log_scale", value)
 
 
 def _centres(xyxy):
@@ -90,7 +95,8 @@ def encode_deltas(anchors, boxes, variances=None, format: str = "xyxy") -> np.nd
     return deltas / _check_variances(variances)
 
 
-def decode_deltas(anchors, deltas, variances=None, format: str = "xyxy", max_log_scale=None) -> np.ndarray:
+def decode_deltas(anchors, deltas, variances=None, format: str = "xyxy",
+                  max_log_scale: float | None = DEFAULT_MAX_LOG_SCALE) -> np.ndarray:
     """Apply deltas ``(tx, ty, tw, th)`` to anchors and return boxes (NumPy, float64).
 
     Args:
@@ -98,11 +104,14 @@ def decode_deltas(anchors, deltas, variances=None, format: str = "xyxy", max_log
         deltas: array ``(N, 4)`` or ``(B, N, 4)``: ``(tx, ty, tw, th)`` per anchor.
         variances: the same 4 numbers given to :func:`encode_deltas`, or ``None``.
         format: box format of ``anchors`` and of the returned boxes.
-        max_log_scale: if given, ``tw`` and ``th`` (after the variances) are capped at
-            this value before ``exp`` (see :data:`DEFAULT_MAX_LOG_SCALE`).
+        max_log_scale: ``tw`` and ``th`` (after the variances) are capped at this value
+            before ``exp``, as torchvision's ``BoxCoder`` does (``bbox_xform_clip``): by
+            default :data:`DEFAULT_MAX_LOG_SCALE` = log(1000 / 16), a box at most 62.5 times
+            its anchor's width and height, so a large delta gives a large box, never inf.
+            ``None``: no cap (exact inverse of :func:`encode_deltas` for any box).
 
     Returns:
-        array with the shape of ``deltas``: boxes in ``format``.
+        array with the shape of ``deltas``: boxes in ``format``; finite when capped.
     """
     format = check_format(format)
     a = to_xyxy(anchors, format, "anchors", ndim=2).astype(np.float64)
@@ -113,6 +122,7 @@ def decode_deltas(anchors, deltas, variances=None, format: str = "xyxy", max_log
     if not np.all(np.isfinite(d)):
         raise ValueError("deltas must be finite, got NaN or inf")
     d = d * _check_variances(variances)
+    max_log_scale = _check_max_log_scale(max_log_scale)
     log_scale = d[..., 2:] if max_log_scale is None else np.minimum(d[..., 2:], max_log_scale)
     xa, ya, wa, ha = _centres(a)
     x = xa + d[..., 0] * wa
@@ -161,7 +171,8 @@ def encode_deltas_tf(anchors, boxes, variances=None, format: str = "xyxy"):
     return deltas / ops.cast(_check_variances(variances), b.dtype)
 
 
-def decode_deltas_tf(anchors, deltas, variances=None, format: str = "xyxy", max_log_scale=None):
+def decode_deltas_tf(anchors, deltas, variances=None, format: str = "xyxy",
+                     max_log_scale: float | None = DEFAULT_MAX_LOG_SCALE):
     """Apply deltas ``(tx, ty, tw, th)`` to anchors, as a tensor (``keras.ops``; XLA-compatible).
 
     Args:
@@ -169,8 +180,8 @@ def decode_deltas_tf(anchors, deltas, variances=None, format: str = "xyxy", max_
         deltas: tensor ``(N, 4)`` or ``(B, N, 4)``.
         variances: the 4 numbers used to encode, or ``None``.
         format: box format of ``anchors`` and of the result.
-        max_log_scale: optional cap on ``tw``, ``th`` before ``exp``
-            (:data:`DEFAULT_MAX_LOG_SCALE` is a good choice inside a model).
+        max_log_scale: cap on ``tw``, ``th`` (after the variances) before ``exp``, as in
+            :func:`decode_deltas` (default :data:`DEFAULT_MAX_LOG_SCALE`; ``None``: no cap).
 
     Returns:
         tensor with the shape of ``deltas``: boxes in ``format``.
@@ -189,6 +200,7 @@ def decode_deltas_tf(anchors, deltas, variances=None, format: str = "xyxy", max_
     epsilon = ops.cast(keras.backend.epsilon(), d.dtype)
     xa, ya, wa, ha = _tf_centres(a, epsilon)
     log_w, log_h = d[..., 2], d[..., 3]
+    max_log_scale = _check_max_log_scale(max_log_scale)
     if max_log_scale is not None:
         log_w = ops.minimum(log_w, max_log_scale)
         log_h = ops.minimum(log_h, max_log_scale)
