@@ -82,8 +82,13 @@ def use_course_style() -> bool:
     shell = get_ipython()
     if shell is None:
         return False
-    import matplotlib.pyplot  # noqa: F401 - activates the inline backend, which sets its own formats first
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
+    # the backend loads with the first figure, and the inline backend then sets its own
+    # formats: load it now, so that ours come after
+    plt.close(plt.figure())
+    matplotlib.rcParams.update(RC)
 
     formatters = shell.display_formatter.formatters
     formatters["image/png"].for_type(Figure, _png)
