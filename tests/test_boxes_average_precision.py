@@ -85,6 +85,10 @@ def run_cocoeval(predictions, ground_truth, max_dets=(1, 10, 100), iou_threshold
                 box = [x1, y1, x2 - x1, y2 - y1]
                 entry = {"id": len(out) + 1, "image_id": b + 1, "category_id": int(data["labels"][b, j]) + 1,
                          "bbox": box, "area": box[2] * box[3], "iscrowd": 0}
+                if "iscrowd" in data:
+                    entry["iscrowd"] = int(data["iscrowd"][b, j])
+                if "area" in data:
+                    entry["area"] = float(data["area"][b, j])
                 if with_scores:
                     entry["score"] = float(data["scores"][b, j])
                 out.append(entry)
@@ -104,18 +108,23 @@ def run_cocoeval(predictions, ground_truth, max_dets=(1, 10, 100), iou_threshold
             evaluation.params.areaRngLbl = [str(i) for i in range(len(area_ranges))]
         evaluation.evaluate()
         evaluation.accumulate()
-        if iou_thresholds is None and area_ranges is None and tuple(max_dets) == (1, 10, 100):
+    if iou_thresholds is None and area_ranges is None and tuple(max_dets) == (1, 10, 100):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
             evaluation.summarize()
+        evaluation.printed = printed.getvalue()
     return evaluation, [int(c) for c in classes]
 
 
 def assert_same_as_cocoeval(result, evaluation, classes, area_index=0, max_det_index=-1):
     precision = evaluation.eval["precision"][:, :, :, area_index, max_det_index]
     recall = evaluation.eval["recall"][:, :, area_index, max_det_index]
-    with_gt = [k for k in range(len(classes)) if np.any(precision[:, :, k] > -1)]
-    assert result.class_ids.tolist() == [classes[k] for k in with_gt]
-    np.testing.assert_allclose(result.precision, precision[:, :, with_gt], atol=1e-12)
-    np.testing.assert_allclose(result.recall, recall[:, with_gt], atol=1e-12)
+    # every category, with -1 where a class has no ground truth, as in COCOeval's arrays
+    assert result.class_ids.tolist() == classes
+    np.testing.assert_allclose(result.precision, precision, atol=1e-12)
+    np.testing.assert_allclose(result.recall, recall, atol=1e-12)
+    without = [k for k in range(len(classes)) if np.all(precision[:, :, k] == -1)]
+    assert np.all(result.ap[:, without] == -1) and np.all(result.num_ground_truth[without] == 0)
     valid = precision[precision > -1]
     assert result.mean_ap == pytest.approx(valid.mean() if valid.size else float("nan"), abs=1e-9, nan_ok=True)
 
@@ -172,7 +181,8 @@ def test_coco_without_predictions_and_without_ground_truth():
     no_gt = {"boxes": -np.ones((4, 2, 4)), "labels": -np.ones((4, 2), int)}
     predictions, _ = make_scene(seed=5, num_images=4)
     empty = B.coco_average_precision(predictions, no_gt)
-    assert np.isnan(empty.mean_ap) and empty.ap_per_class == {} and empty.class_ids.size == 0
+    assert np.isnan(empty.mean_ap) and set(empty.ap_per_class.values()) == {-1.0}
+    assert empty.class_ids.tolist() == sorted(set(predictions["labels"].ravel()) - {-1})
 
 
 def test_coco_by_hand():
@@ -337,3 +347,162 @@ def test_bad_input(change, error, message):
         B.coco_average_precision(predictions, ground_truth)
     with pytest.raises(ValueError, match="format must be one of"):
         B.voc_average_precision(*make_scene(seed=10, num_images=3), format="ltrb")
+
+
+# ----------------------------------------------------------------------------- crowds, areas, difficult, precision
+
+
+def with_crowds_and_areas(ground_truth, seed, crowd_fraction=0.3):
+    """Mark some ground truth as crowd regions and give every box an annotation area unlike its box area."""
+    rng = np.random.default_rng(seed)
+    real = ground_truth["labels"] != -1
+    crowd = (rng.random(real.shape) < crowd_fraction) & real
+    box_area = (ground_truth["boxes"][..., 2] - ground_truth["boxes"][..., 0]) * (
+        ground_truth["boxes"][..., 3] - ground_truth["boxes"][..., 1])
+    area = np.where(real, box_area * rng.uniform(0.3, 1.2, real.shape), -1)  # a mask's area is smaller than its box's
+    return {**ground_truth, "iscrowd": crowd.astype(np.int64), "area": area}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coco_with_crowd_regions_and_areas_equals_cocoeval(seed):
+    predictions, ground_truth = make_scene(seed=40 + seed, num_images=8, num_classes=3, max_gt=12, crowded=True,
+                                           dets_per_gt=(1, 5), size_range=(8, 110), extra_class=5 if seed == 1 else None)
+    ground_truth = with_crowds_and_areas(ground_truth, seed)
+    assert ground_truth["iscrowd"].sum() >= 3
+    evaluation, classes = run_cocoeval(predictions, ground_truth)
+    result = B.coco_average_precision(predictions, ground_truth)
+    assert_same_as_cocoeval(result, evaluation, classes)
+    assert result.mean_ap == pytest.approx(evaluation.stats[0], abs=1e-12)
+    # without the crowd flags and areas the numbers differ: the test can see them
+    plain = B.coco_average_precision(predictions, {k: ground_truth[k] for k in ("boxes", "labels")})
+    assert not np.allclose(plain.precision, result.precision)
+    # area ranges use the annotation's area
+    ranges = [[0, 1e10], [0, 32**2], [32**2, 96**2], [96**2, 1e10]]
+    evaluation, classes = run_cocoeval(predictions, ground_truth, area_ranges=ranges)
+    for index, area_range in enumerate(ranges):
+        assert_same_as_cocoeval(B.coco_average_precision(predictions, ground_truth, area_range=area_range),
+                                evaluation, classes, area_index=index)
+    # COCOeval.summarize(): the same 12 numbers, printed the same way
+    evaluation, classes = run_cocoeval(predictions, ground_truth)
+    summary = B.coco_summary(predictions, ground_truth)
+    np.testing.assert_allclose(summary.stats, evaluation.stats, atol=1e-12)
+    assert str(summary) + "\n" == evaluation.printed
+    assert len(summary.lines) == 12
+
+
+def test_a_crowd_region_matches_many_detections_by_the_detections_area():
+    # one crowd region holding two small detections: IoU against a crowd = intersection / detection area
+    ground_truth = {"boxes": np.array([[[0, 0, 100, 100], [200, 200, 210, 210]]], float), "labels": np.array([[0, 0]]),
+                    "iscrowd": np.array([[1, 0]])}
+    predictions = {"boxes": np.array([[[10, 10, 20, 20], [50, 50, 60, 60], [200, 200, 210, 210]]], float),
+                   "labels": np.array([[0, 0, 0]]), "scores": np.array([[0.9, 0.8, 0.7]])}
+    evaluation, classes = run_cocoeval(predictions, ground_truth)
+    result = B.coco_average_precision(predictions, ground_truth)
+    assert_same_as_cocoeval(result, evaluation, classes)
+    assert result.mean_ap == pytest.approx(1.0)  # both detections in the crowd are ignored, not false positives
+    assert result.num_ground_truth.tolist() == [1]
+    without = B.coco_average_precision(predictions, {k: ground_truth[k] for k in ("boxes", "labels")})
+    assert without.mean_ap < 0.5
+
+
+def test_float32_boxes_are_compared_in_float64_like_cocoeval():
+    gt = {"boxes": np.array([[0, 0, 2000, 1]], np.float32), "labels": np.array([0])}
+    pred = {"boxes": np.array([[2**-20, 0, 1000, 1]], np.float32), "labels": np.array([0]),
+            "scores": np.array([0.9], np.float32)}
+    batch = lambda d: {k: v[None] for k, v in d.items()}  # noqa: E731
+    evaluation, _ = run_cocoeval(batch(pred), batch(gt), iou_thresholds=[0.5])
+    assert evaluation.eval["precision"][0, :, 0, 0, -1].max() == 0.0  # IoU 0.5 - 2**-31: a miss
+    assert B.coco_average_precision(pred, gt, iou_thresholds=[0.5]).mean_ap == 0.0
+    assert B.voc_average_precision(pred, gt).mean_ap == 0.0
+    assert B.coco_average_precision(pred, gt, iou_thresholds=[0.5], format="xyxy").recall.tolist() == [[0.0]]
+    # the same boxes in float64 agree, and the float32 IoU would have said 0.5 (a hit)
+    assert B.coco_average_precision({k: v.astype(np.float64) for k, v in pred.items()}, gt,
+                                    iou_thresholds=[0.5]).mean_ap == 0.0
+    assert np.float32(1000) - np.float32(2**-20) == np.float32(1000)
+
+
+def voc_eval_devkit(predictions, ground_truth, class_id, threshold=0.5):
+    """The logic of the VOC devkit's ``voc_eval.py`` (py-faster-rcnn), detection by detection, with
+    "difficult" boxes; continuous coordinates (no +1) and the MATLAB kit's ``>=`` threshold."""
+    difficult_all = ground_truth.get("difficult", np.zeros_like(ground_truth["labels"]))
+    class_recs, npos = {}, 0
+    for b in range(len(ground_truth["boxes"])):
+        mine = ground_truth["labels"][b] == class_id
+        difficult = difficult_all[b][mine].astype(bool)
+        class_recs[b] = {"bbox": ground_truth["boxes"][b][mine], "difficult": difficult, "det": [False] * int(mine.sum())}
+        npos += int((~difficult).sum())
+    image_ids, confidence, boxes = [], [], []
+    for b in range(len(predictions["boxes"])):
+        for j in np.flatnonzero(predictions["labels"][b] == class_id):
+            image_ids.append(b), confidence.append(predictions["scores"][b][j]), boxes.append(predictions["boxes"][b][j])
+    order = np.argsort(-np.array(confidence), kind="stable")
+    tp, fp = np.zeros(len(order)), np.zeros(len(order))
+    for d, index in enumerate(order):
+        R, bb = class_recs[image_ids[index]], boxes[index]
+        ovmax, BBGT = -np.inf, R["bbox"]
+        if BBGT.size > 0:
+            iw = np.maximum(np.minimum(BBGT[:, 2], bb[2]) - np.maximum(BBGT[:, 0], bb[0]), 0.0)
+            ih = np.maximum(np.minimum(BBGT[:, 3], bb[3]) - np.maximum(BBGT[:, 1], bb[1]), 0.0)
+            inters = iw * ih
+            uni = (bb[2] - bb[0]) * (bb[3] - bb[1]) + (BBGT[:, 2] - BBGT[:, 0]) * (BBGT[:, 3] - BBGT[:, 1]) - inters
+            overlaps = inters / uni
+            ovmax, jmax = np.max(overlaps), np.argmax(overlaps)
+        if ovmax >= threshold:
+            if not R["difficult"][jmax]:
+                if not R["det"][jmax]:
+                    tp[d] = 1.0
+                    R["det"][jmax] = True
+                else:
+                    fp[d] = 1.0
+        else:
+            fp[d] = 1.0
+    fp, tp = np.cumsum(fp), np.cumsum(tp)
+    rec = tp / float(npos)
+    prec = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    mrec = np.concatenate(([0.0], rec, [1.0]))
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    for i in range(mpre.size - 1, 0, -1):
+        mpre[i - 1] = np.maximum(mpre[i - 1], mpre[i])
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_voc_with_difficult_boxes_equals_the_devkit(seed):
+    predictions, ground_truth = make_scene(seed=60 + seed, num_images=10, crowded=seed % 2 == 1, max_gt=12)
+    rng = np.random.default_rng(seed)
+    difficult = (rng.random(ground_truth["labels"].shape) < 0.25) & (ground_truth["labels"] != -1)
+    ground_truth = {**ground_truth, "difficult": difficult}
+    assert difficult.sum() >= 4
+    result = B.voc_average_precision(predictions, ground_truth)
+    checked = 0
+    for k, class_id in enumerate(result.class_ids):
+        if not result.has_ground_truth[k]:
+            continue
+        assert result.ap_per_class[int(class_id)] == pytest.approx(voc_eval_devkit(predictions, ground_truth, class_id),
+                                                                   abs=1e-12)
+        assert result.num_ground_truth[k] == np.sum((ground_truth["labels"] == class_id) & ~difficult)
+        checked += 1
+    assert checked >= 3
+    plain = B.voc_average_precision(predictions, {k: ground_truth[k] for k in ("boxes", "labels")})
+    assert plain.mean_ap != pytest.approx(result.mean_ap)
+    # the devkit without difficult flags is the old rule
+    for class_id in plain.class_ids:
+        assert plain.ap_per_class[int(class_id)] == pytest.approx(
+            voc_eval_devkit(predictions, {k: ground_truth[k] for k in ("boxes", "labels")}, class_id), abs=1e-12)
+
+
+def test_classes_without_ground_truth_get_minus_one():
+    predictions, ground_truth = make_scene(seed=70, num_images=5, num_classes=3, extra_class=7)
+    result = B.coco_average_precision(predictions, ground_truth, num_classes=9)
+    assert result.class_ids.tolist() == list(range(9))
+    without = ~result.has_ground_truth
+    assert without.sum() >= 6 and np.all(result.precision[:, :, without] == -1) and np.all(result.ap[:, without] == -1)
+    assert result.mean_ap == pytest.approx(B.coco_average_precision(predictions, ground_truth).mean_ap)
+    assert "no ground truth" in result.summary()
+    voc = B.voc_average_precision(predictions, ground_truth, num_classes=9)
+    assert voc.ap_per_class[8] == -1.0 and voc.curves[8].num_ground_truth == 0
+    with pytest.raises(ValueError, match="labels must be < num_classes = 5, got 7"):
+        B.coco_average_precision(predictions, ground_truth, num_classes=5)
+    with pytest.raises(ValueError, match=r"ground_truth\['iscrowd'\] must be 0/1 or True/False flags"):
+        B.coco_average_precision(predictions, {**ground_truth, "iscrowd": np.full(ground_truth["labels"].shape, 2)})

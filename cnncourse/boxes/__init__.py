@@ -50,7 +50,9 @@ Usage::
     predictions = {"boxes": pred_boxes, "labels": pred_labels, "scores": pred_scores}  # (B, N, ...)
     ground_truth = {"boxes": gt_boxes, "labels": gt_labels}                            # (B, M, ...)
     coco = B.coco_average_precision(predictions, ground_truth)
-    coco.mean_ap, coco.ap_at(0.5), coco.ap_per_class          # mAP@[.5:.95], AP50, {class: AP}
+    coco.mean_ap, coco.ap_at(0.5), coco.ap_per_class          # mAP@[.5:.95], AP50, {class: AP} (-1: no gt)
+    # ground truth may carry "iscrowd" and "area" (COCO) or "difficult" (VOC), each (B, M)
+    print(B.coco_summary(predictions, ground_truth))          # COCOeval.summarize()'s 12 lines
     voc = B.voc_average_precision(predictions, ground_truth)  # AP@0.5, all-point interpolation
     curve = voc.curves[class_id]                              # plt.plot(curve.recall, curve.precision)
     print(voc.summary())
@@ -71,11 +73,14 @@ from cnncourse.boxes.anchors import (
 )
 from cnncourse.boxes.average_precision import (
     COCO_AREA_ALL,
+    COCO_AREA_RANGES,
     COCO_IOU_THRESHOLDS,
     COCO_RECALL_THRESHOLDS,
+    CocoSummary,
     DetectionEvaluation,
     PrecisionRecallCurve,
     coco_average_precision,
+    coco_summary,
     voc_average_precision,
 )
 from cnncourse.boxes.deltas import (
@@ -110,8 +115,10 @@ __all__ = [
     "BEST_ANCHOR_TOLERANCE",
     "BOX_FORMATS",
     "COCO_AREA_ALL",
+    "COCO_AREA_RANGES",
     "COCO_IOU_THRESHOLDS",
     "COCO_RECALL_THRESHOLDS",
+    "CocoSummary",
     "DEFAULT_MAX_LOG_SCALE",
     "DetectionEvaluation",
     "PrecisionRecallCurve",
@@ -124,6 +131,7 @@ __all__ = [
     "check_boxes",
     "clip_boxes",
     "coco_average_precision",
+    "coco_summary",
     "convert_format",
     "convert_format_tf",
     "decode_deltas",

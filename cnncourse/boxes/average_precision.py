@@ -24,7 +24,21 @@ detections per image     all                                 the best 100 per cl
 =======================  =================================  ====================================
 
 The mean AP (mAP) averages over the classes that have ground truth in the data; classes
-without any are left out (as COCOeval does). :func:`coco_average_precision` reproduces
+without any (seen only in the detections, or below ``num_classes``) are reported with AP,
+precision and recall -1 and left out of the mean, as in COCOeval's arrays.
+
+Ground truth may carry optional per-box fields, ``(B, M)`` like the labels:
+
+- ``"iscrowd"`` (COCO): crowd regions. As in COCOeval they are ignored (not counted as
+  objects to find); a detection that matches one (IoU = intersection / the *detection's*
+  area) is ignored, neither TP nor FP, and one crowd region may absorb many detections.
+- ``"area"`` (COCO): the annotation's area (a mask's, say), used for the area ranges
+  instead of the box area.
+- ``"difficult"`` (VOC): as in the devkit, not counted as objects to find; a detection whose
+  most-overlapping box is difficult (and overlaps it enough) is neither TP nor FP.
+
+:func:`coco_summary` gives COCOeval's 12 ``summarize()`` numbers and lines. Boxes of any
+dtype are compared in float64 (float32 boxes are cast before conversion), as COCOeval does. :func:`coco_average_precision` reproduces
 ``pycocotools.cocoeval.COCOeval`` (``iouType="bbox"``, area range "all", 100 detections)
 exactly: the tests compare the full precision arrays on random data. It vectorises the
 matching over images, classes and thresholds, so it is much faster than COCOeval.
@@ -41,10 +55,11 @@ and images with different numbers of boxes as lists of per-image arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from cnncourse._validation import check_positive_int
 from cnncourse.boxes.formats import _from_xyxy, _to_xyxy, check_boxes, check_format
 
 #: COCO's IoU thresholds 0.50:0.05:0.95, computed as ``COCOeval`` does (same floats).
@@ -94,10 +109,11 @@ class DetectionEvaluation:
     """The result of :func:`coco_average_precision` or :func:`voc_average_precision`.
 
     Attributes:
-        class_ids: int64 ``(K,)``: the classes evaluated (those with ground truth), ascending.
+        class_ids: int64 ``(K,)``: the classes reported, ascending (every class in the data,
+            or ``0 .. num_classes - 1``); those without ground truth have AP -1.
         iou_thresholds: float64 ``(T,)``.
-        ap: float64 ``(T, K)``: AP per IoU threshold and class.
-        recall: float64 ``(T, K)``: the recall reached with all detections.
+        ap: float64 ``(T, K)``: AP per IoU threshold and class (-1: no ground truth).
+        recall: float64 ``(T, K)``: the recall reached with all detections (-1: no ground truth).
         num_ground_truth: int64 ``(K,)``.
         curves: ``{class_id: PrecisionRecallCurve}`` at ``iou_thresholds[0]``.
         precision: COCO only: float64 ``(T, R, K)``, the interpolated precision at
@@ -120,21 +136,29 @@ class DetectionEvaluation:
     convention: str = "coco"
 
     @property
+    def has_ground_truth(self) -> np.ndarray:
+        """bool ``(K,)``: the classes that have ground truth (the others have AP -1)."""
+        return self.num_ground_truth > 0
+
+    @property
     def mean_ap(self) -> float:
-        """Mean AP over classes and IoU thresholds (``nan`` when no class has ground truth)."""
-        return float(self.ap.mean()) if self.ap.size else float("nan")
+        """Mean AP over the classes with ground truth and the IoU thresholds (``nan`` if none has any)."""
+        valid = self.ap[:, self.has_ground_truth]
+        return float(valid.mean()) if valid.size else float("nan")
 
     @property
     def ap_per_class(self) -> dict[int, float]:
-        """``{class_id: AP averaged over the IoU thresholds}``."""
-        return {int(c): float(v) for c, v in zip(self.class_ids, self.ap.mean(axis=0))}
+        """``{class_id: AP averaged over the IoU thresholds}``; -1 for a class without ground truth."""
+        means = np.where(self.has_ground_truth, self.ap.mean(axis=0), -1.0) if self.ap.size else []
+        return {int(c): float(v) for c, v in zip(self.class_ids, means)}
 
     @property
     def ap_per_iou_threshold(self) -> np.ndarray:
-        """float64 ``(T,)``: mean AP over classes at each IoU threshold (``nan`` if no class)."""
-        if not self.ap.size:
+        """float64 ``(T,)``: mean AP over the classes with ground truth at each IoU threshold (``nan`` if none)."""
+        valid = self.ap[:, self.has_ground_truth]
+        if not valid.size:
             return np.full(len(self.iou_thresholds), np.nan)
-        return self.ap.mean(axis=1)
+        return valid.mean(axis=1)
 
     def ap_at(self, iou_threshold: float) -> float:
         """Mean AP over classes at one of the evaluated IoU thresholds (e.g. AP50 = ``ap_at(0.5)``)."""
@@ -150,9 +174,11 @@ class DetectionEvaluation:
         name = "mAP@[0.5:0.95]" if self.convention == "coco" and len(self.iou_thresholds) == 10 else (
             f"mAP@{self.iou_thresholds[0]:g}" if len(self.iou_thresholds) == 1 else "mAP"
         )
-        lines = [f"{name} ({self.convention}) = {self.mean_ap:.4f} over {len(self.class_ids)} classes"]
-        for class_id, value in self.ap_per_class.items():
-            k = int(np.flatnonzero(self.class_ids == class_id)[0])
+        lines = [f"{name} ({self.convention}) = {self.mean_ap:.4f} over {int(self.has_ground_truth.sum())} classes"]
+        for k, (class_id, value) in enumerate(self.ap_per_class.items()):
+            if not self.has_ground_truth[k]:
+                lines.append(f"  class {class_id:>4}: no ground truth (AP -1, left out of the mean)")
+                continue
             lines.append(f"  class {class_id:>4}: AP {value:.4f}  ({int(self.num_ground_truth[k])} ground-truth boxes)")
         return "\n".join(lines)
 
@@ -170,6 +196,7 @@ class _Boxes:
     labels: np.ndarray  # int64 (n,)
     scores: np.ndarray | None  # float64 (n,)
     num_images: int
+    extras: dict = field(default_factory=dict)  # optional per-box fields ("iscrowd", "area", "difficult"), (n,)
 
 
 def _is_per_image_list(value) -> bool:
@@ -194,13 +221,19 @@ def _as_labels(value, name):
     return labels
 
 
+#: Optional per-box fields of the ground truth: COCO's crowd flag and area, VOC's "difficult".
+GROUND_TRUTH_FIELDS = ("iscrowd", "area", "difficult")
+
+
 def _parse(data, what: str, format: str, with_scores: bool) -> _Boxes:
-    keys = ("boxes", "labels", "scores") if with_scores else ("boxes", "labels")
+    required = ("boxes", "labels", "scores") if with_scores else ("boxes", "labels")
     if not isinstance(data, dict):
-        raise TypeError(f"{what} must be a dict with keys {keys}, got {type(data).__name__}")
-    missing = [k for k in keys if k not in data]
+        raise TypeError(f"{what} must be a dict with keys {required}, got {type(data).__name__}")
+    missing = [k for k in required if k not in data]
     if missing:
-        raise KeyError(f"{what} lacks {missing}: expected a dict with keys {keys}, got keys {sorted(data)}")
+        raise KeyError(f"{what} lacks {missing}: expected a dict with keys {required}, got keys {sorted(data)}")
+    extra = () if with_scores else tuple(k for k in GROUND_TRUTH_FIELDS if k in data)
+    keys = required + extra
     if _is_per_image_list(data["boxes"]):  # ragged: one array per image
         for k in keys[1:]:
             if len(data[k]) != len(data["boxes"]):
@@ -211,7 +244,8 @@ def _parse(data, what: str, format: str, with_scores: bool) -> _Boxes:
     else:
         boxes = np.asarray(data["boxes"])
         if boxes.ndim == 3:
-            return _parse_batch(*(np.asarray(data[k]) for k in keys), what=what, format=format, image=None)
+            return _parse_batch(*(np.asarray(data[k]) for k in required), what=what, format=format, image=None,
+                                extras={k: np.asarray(data[k]) for k in extra})
         if boxes.ndim not in (1, 2) or (boxes.ndim == 1 and boxes.size):
             raise ValueError(f"{what}['boxes'] must have shape (B, N, 4) or (N, 4), got {boxes.shape}")
         images = [[data[k] for k in keys]]  # one image without the batch axis
@@ -220,8 +254,9 @@ def _parse(data, what: str, format: str, with_scores: bool) -> _Boxes:
         values = [np.asarray(v) for v in values]
         if values[0].size == 0:
             values[0] = values[0].reshape(0, 4)
-        parts.append(_parse_batch(*(v[None] for v in values), what=what, format=format,
-                                  image=i if len(images) > 1 else None))
+        parts.append(_parse_batch(*(v[None] for v in values[: len(required)]), what=what, format=format,
+                                  image=i if len(images) > 1 else None,
+                                  extras={k: v[None] for k, v in zip(extra, values[len(required):])}))
     return _Boxes(
         image=np.concatenate([p.image + i for i, p in enumerate(parts)]),
         position=np.concatenate([p.position for p in parts]),
@@ -229,10 +264,11 @@ def _parse(data, what: str, format: str, with_scores: bool) -> _Boxes:
         labels=np.concatenate([p.labels for p in parts]),
         scores=np.concatenate([p.scores for p in parts]) if with_scores else None,
         num_images=len(parts),
+        extras={k: np.concatenate([p.extras[k] for p in parts]) for k in extra},
     )
 
 
-def _parse_batch(boxes, labels, scores=None, *, what, format, image) -> _Boxes:
+def _parse_batch(boxes, labels, scores=None, *, what, format, image, extras=None) -> _Boxes:
     """Check one batch ``(B, N, 4), (B, N)[, (B, N)]`` and keep its non-padding boxes."""
     prefix = what if image is None else f"{what} (image {image})"
     labels = _as_labels(labels, f"{prefix}['labels']")
@@ -241,7 +277,7 @@ def _parse_batch(boxes, labels, scores=None, *, what, format, image) -> _Boxes:
             f"{prefix}: boxes must be (B, N, 4) and labels (B, N); got boxes {boxes.shape}, labels {labels.shape}"
         )
     padding = labels == -1
-    boxes = check_boxes(boxes, f"{prefix}['boxes']", format, ndim=3, ignore=padding)
+    boxes = check_boxes(boxes, f"{prefix}['boxes']", format, ndim=3, ignore=padding).astype(np.float64)
     if scores is not None:
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != labels.shape:
@@ -249,6 +285,21 @@ def _parse_batch(boxes, labels, scores=None, *, what, format, image) -> _Boxes:
         if not np.all(np.isfinite(scores[~padding])):
             raise ValueError(f"{prefix}['scores'] must be finite, got NaN or inf")
     image, position = np.nonzero(~padding)
+    fields = {}
+    for key, value in (extras or {}).items():
+        value = np.asarray(value)
+        if value.shape != labels.shape:
+            raise ValueError(f"{prefix}['{key}'] must have the shape of the labels {labels.shape}, got {value.shape}")
+        if key == "area":
+            value = value.astype(np.float64)
+            if not np.all(np.isfinite(value[~padding])) or np.any(value[~padding] < 0):
+                raise ValueError(f"{prefix}['area'] must be finite and >= 0")
+        else:
+            if value.dtype != bool and not (np.issubdtype(value.dtype, np.number) and np.all(np.isin(value[~padding], (0, 1)))):
+                raise ValueError(f"{prefix}['{key}'] must be 0/1 or True/False flags, got values like "
+                                 f"{value[~padding].ravel()[:4].tolist()}")
+            value = value.astype(bool)
+        fields[key] = value[image, position]
     kept = boxes[image, position]
     if format.removeprefix("rel_") != "xywh":  # COCO's layout; relative boxes stay relative
         kept = _from_xyxy(_to_xyxy(kept, format.removeprefix("rel_")), "xywh")
@@ -259,14 +310,18 @@ def _parse_batch(boxes, labels, scores=None, *, what, format, image) -> _Boxes:
         labels=labels[image, position],
         scores=None if scores is None else scores[image, position],
         num_images=boxes.shape[0],
+        extras=fields,
     )
 
 
 # ----------------------------------------------------------------------------- matching
 
 
-def _coco_iou(dets, gts):
-    """IoU of xywh boxes exactly as pycocotools' ``bbIou`` computes it: ``(..., D, 4), (..., G, 4) -> (..., D, G)``."""
+def _coco_iou(dets, gts, crowd=None):
+    """IoU of xywh boxes exactly as pycocotools' ``bbIou`` computes it: ``(..., D, 4), (..., G, 4) -> (..., D, G)``.
+
+    For a crowd region (``crowd`` ``(..., G)`` True) the union is the detection's area.
+    """
     d = dets[..., :, None, :]
     g = gts[..., None, :, :]
     width = np.minimum(d[..., 2] + d[..., 0], g[..., 2] + g[..., 0]) - np.maximum(d[..., 0], g[..., 0])
@@ -274,6 +329,8 @@ def _coco_iou(dets, gts):
     overlap = (width > 0) & (height > 0)
     intersection = width * height
     union = d[..., 2] * d[..., 3] + g[..., 2] * g[..., 3] - intersection
+    if crowd is not None:
+        union = np.where(crowd[..., None, :], d[..., 2] * d[..., 3], union)
     return np.where(overlap, intersection / np.where(overlap, union, 1.0), 0.0)
 
 
@@ -282,11 +339,13 @@ def _last_argmax(values):
     return values.shape[-1] - 1 - np.argmax(values[..., ::-1], axis=-1)
 
 
-def _match_chunk(det_boxes, det_valid, gt_boxes, gt_valid, gt_ignore, thresholds, rule):
+def _match_chunk(det_boxes, det_valid, gt_boxes, gt_valid, gt_ignore, gt_crowd, thresholds, rule):
     """Greedy matching for a chunk of (image, class) groups, all IoU thresholds at once.
 
-    Shapes: det_boxes (c, D, 4), det_valid (c, D), gt_boxes (c, G, 4), gt_valid and
-    gt_ignore (c, G), thresholds (T,). Returns matched and matched-to-ignored, both (c, T, D).
+    Shapes: det_boxes (c, D, 4), det_valid (c, D), gt_boxes (c, G, 4), gt_valid, gt_ignore
+    and gt_crowd (c, G), thresholds (T,). Returns matched and matched-to-ignored, both (c, T, D).
+    COCO: a crowd region (ignored) may be matched by any number of detections. VOC: a
+    detection whose most-overlapping box is ignored ("difficult") is matched to it, ignored.
     """
     c, num_dets = det_valid.shape
     t = len(thresholds)
@@ -294,7 +353,7 @@ def _match_chunk(det_boxes, det_valid, gt_boxes, gt_valid, gt_ignore, thresholds
     matched_ignored = np.zeros((c, t, num_dets), bool)
     if gt_boxes.shape[1] == 0:
         return matched, matched_ignored
-    iou = np.where(gt_valid[:, None, :], _coco_iou(det_boxes, gt_boxes), -np.inf)  # (c, D, G)
+    iou = np.where(gt_valid[:, None, :], _coco_iou(det_boxes, gt_boxes, gt_crowd), -np.inf)  # (c, D, G)
     taken = np.zeros((c, t, gt_boxes.shape[1]), bool)
     rows = np.arange(c)[:, None]
     columns = np.arange(t)[None, :]
@@ -312,14 +371,18 @@ def _match_chunk(det_boxes, det_valid, gt_boxes, gt_valid, gt_ignore, thresholds
             best = np.where(found_regular, best_regular, best_ignored)
             found = (found_regular | found_ignored) & det_valid[:, d][:, None]
             matched_ignored[:, :, d] = found_ignored & found
+            reusable = gt_crowd[rows, best]  # crowd regions are never used up
         else:  # voc: the most overlapping ground truth; a duplicate if it is taken already
             best_gt = np.argmax(overlap, axis=-1)  # (c,), first of ties (MATLAB's max)
             best_overlap = overlap[np.arange(c), best_gt]
             best = np.broadcast_to(best_gt[:, None], (c, t))
-            free = ~taken[rows, columns, best]
-            found = (best_overlap[:, None] >= thresholds[None, :]) & free & det_valid[:, d][:, None]
+            difficult = gt_ignore[rows, best]
+            hit = (best_overlap[:, None] >= thresholds[None, :]) & det_valid[:, d][:, None]
+            found = hit & (~taken[rows, columns, best] | difficult)
+            matched_ignored[:, :, d] = found & difficult
+            reusable = difficult  # difficult boxes are never used up (the devkit never marks them)
         matched[:, :, d] = found
-        taken[rows, columns, best] |= found
+        taken[rows, columns, best] |= found & ~reusable
     return matched, matched_ignored
 
 
@@ -340,7 +403,8 @@ def _chunks(sizes, budget=2_000_000):
         start = end
 
 
-def _evaluate(predictions, ground_truth, *, format, iou_thresholds, max_detections, area_range, class_ids, rule):
+def _evaluate(predictions, ground_truth, *, format, iou_thresholds, max_detections, area_range, class_ids, rule,
+              num_classes=None):
     format = check_format(format)
     dets = _parse(predictions, "predictions", format, with_scores=True)
     gts = _parse(ground_truth, "ground_truth", format, with_scores=False)
@@ -353,9 +417,23 @@ def _evaluate(predictions, ground_truth, *, format, iou_thresholds, max_detectio
         raise ValueError(f"iou_thresholds must be numbers in [0, 1], got {thresholds.tolist()}")
     low, high = area_range
 
-    # ground truth: ignored when its area is outside the range; classes = those with regular gt
-    gt_area = gts.boxes[:, 2] * gts.boxes[:, 3]
-    gt_ignore = (gt_area < low) | (gt_area > high)
+    # ground truth: COCO ignores crowd regions and boxes whose area (the annotation's "area" if
+    # given) is outside the range; VOC ignores "difficult" boxes. Classes = those with regular gt.
+    none = np.zeros(len(gts.labels), bool)
+    if rule == "coco":
+        gt_area = gts.extras.get("area", gts.boxes[:, 2] * gts.boxes[:, 3])
+        gt_crowd = gts.extras.get("iscrowd", none)
+        gt_ignore = gt_crowd | (gt_area < low) | (gt_area > high)
+    else:
+        gt_crowd = none
+        gt_ignore = gts.extras.get("difficult", none)
+    seen = np.union1d(gts.labels, dets.labels)
+    if num_classes is not None:
+        if seen.size and seen.max() >= num_classes:
+            raise ValueError(f"labels must be < num_classes = {num_classes}, got {int(seen.max())}")
+        seen = np.arange(num_classes)
+    if class_ids is not None:
+        seen = np.intersect1d(seen, np.asarray(class_ids, dtype=np.int64))
     classes = np.unique(gts.labels[~gt_ignore])
     if class_ids is not None:
         classes = np.intersect1d(classes, np.asarray(class_ids, dtype=np.int64))
@@ -365,6 +443,7 @@ def _evaluate(predictions, ground_truth, *, format, iou_thresholds, max_detectio
     gt_class = np.searchsorted(classes, gts.labels[gt_keep])
     det_class = np.searchsorted(classes, dets.labels[det_keep])
     gt_image, gt_boxes, gt_ignore = gts.image[gt_keep], gts.boxes[gt_keep], gt_ignore[gt_keep]
+    gt_crowd = gt_crowd[gt_keep]
     det_image, det_boxes = dets.image[det_keep], dets.boxes[det_keep]
     det_scores, det_position = dets.scores[det_keep], dets.position[det_keep]
     num_gt = np.bincount(gt_class[~gt_ignore], minlength=num_classes).astype(np.int64)
@@ -384,7 +463,7 @@ def _evaluate(predictions, ground_truth, *, format, iou_thresholds, max_detectio
     # Ground truth: regular before ignored, input order otherwise (COCOeval's order).
     gt_order = np.lexsort((np.arange(len(gt_class)), gt_ignore, gt_class, gt_image))
     gt_key = (gt_image * num_classes + gt_class)[gt_order]
-    gt_boxes, gt_ignore = gt_boxes[gt_order], gt_ignore[gt_order]
+    gt_boxes, gt_ignore, gt_crowd = gt_boxes[gt_order], gt_ignore[gt_order], gt_crowd[gt_order]
     gt_first = np.searchsorted(gt_key, group_keys, side="left")
     gt_count = np.searchsorted(gt_key, group_keys, side="right") - gt_first
 
@@ -405,16 +484,17 @@ def _evaluate(predictions, ground_truth, *, format, iou_thresholds, max_detectio
         g_index = np.where(g_valid, g_index, 0)
         if len(gt_key) == 0:
             g_box = np.zeros((len(groups), 0, 4))
-            g_ign = np.zeros((len(groups), 0), bool)
+            g_ign = g_crowd = np.zeros((len(groups), 0), bool)
         else:
-            g_box, g_ign = gt_boxes[g_index], gt_ignore[g_index] & g_valid
-        m, mi = _match_chunk(det_boxes[d_index], d_valid, g_box, g_valid, g_ign, effective, rule)
+            g_box, g_ign, g_crowd = gt_boxes[g_index], gt_ignore[g_index] & g_valid, gt_crowd[g_index] & g_valid
+        m, mi = _match_chunk(det_boxes[d_index], d_valid, g_box, g_valid, g_ign, g_crowd, effective, rule)
         flat = d_index[d_valid]
         matched[:, flat] = np.moveaxis(m, 1, 0)[:, d_valid]
         matched_ignored[:, flat] = np.moveaxis(mi, 1, 0)[:, d_valid]
     # unmatched detections outside the area range are ignored (COCOeval)
     det_area = det_boxes[:, 2] * det_boxes[:, 3]
     ignored = matched_ignored | (~matched & ((det_area < low) | (det_area > high))[None, :])
+    matched = matched & ~matched_ignored
 
     # accumulate per class over images: by score, then image, then rank (COCOeval's order)
     order = np.lexsort((rank, det_image, -det_scores, det_class))
@@ -423,7 +503,7 @@ def _evaluate(predictions, ground_truth, *, format, iou_thresholds, max_detectio
     bounds = np.searchsorted(det_class, np.arange(num_classes + 1))
     return dict(
         classes=classes, thresholds=thresholds, num_gt=num_gt, bounds=bounds,
-        scores=det_scores, matched=matched, ignored=ignored,
+        scores=det_scores, matched=matched, ignored=ignored, all_classes=np.union1d(seen, classes),
     )
 
 
@@ -459,6 +539,7 @@ def coco_average_precision(
     max_detections: int | None = 100,
     area_range=COCO_AREA_ALL,
     class_ids=None,
+    num_classes: int | None = None,
 ) -> DetectionEvaluation:
     """COCO mean average precision, mAP@[0.5:0.95] with 101-point interpolation (NumPy).
 
@@ -480,10 +561,14 @@ def coco_average_precision(
         area_range: ``(low, high)`` in squared pixels; ground truth outside is ignored and
             so are unmatched detections outside (COCO "all": ``(0, 1e10)``; "small":
             ``(0, 32**2)``).
-        class_ids: evaluate only these classes (default: every class with ground truth).
+        class_ids: evaluate only these classes (default: every class in either dict).
+        num_classes: report classes ``0 .. num_classes - 1`` (labels must be below it).
+
+    ``ground_truth`` may hold ``"iscrowd"`` and ``"area"`` ``(B, M)`` (see the module docstring).
 
     Returns:
-        a :class:`DetectionEvaluation` (``mean_ap``, ``ap_per_class``, ``curves``, ...).
+        a :class:`DetectionEvaluation` (``mean_ap``, ``ap_per_class``, ``curves``, ...);
+        classes without ground truth have AP, precision and recall -1 (COCOeval's arrays).
 
     Example:
         >>> gt = {"boxes": [[0, 0, 10, 10]], "labels": [0]}
@@ -491,12 +576,12 @@ def coco_average_precision(
         >>> round(coco_average_precision(pred, gt).mean_ap, 4)   # IoU 0.9: a hit at 0.5 ... 0.9
         0.9
     """
-    if max_detections is not None and not (isinstance(max_detections, (int, np.integer)) and max_detections >= 1):
-        raise ValueError(f"max_detections must be a positive integer or None, got {max_detections!r}")
+    if max_detections is not None:
+        max_detections = check_positive_int("max_detections", max_detections)
     low, high = (float(v) for v in area_range)
     r = _evaluate(
         predictions, ground_truth, format=format, iou_thresholds=iou_thresholds, max_detections=max_detections,
-        area_range=(low, high), class_ids=class_ids, rule="coco",
+        area_range=(low, high), class_ids=class_ids, rule="coco", num_classes=_num_classes(num_classes),
     )
     classes, thresholds, num_gt, bounds = r["classes"], r["thresholds"], r["num_gt"], r["bounds"]
     num_t, num_r, num_k = len(thresholds), len(COCO_RECALL_THRESHOLDS), len(classes)
@@ -523,7 +608,7 @@ def coco_average_precision(
             classes[k], thresholds[0], r["scores"][part], rc[0], pr[0],
             matched[0] & ~ignored[0], ~ignored[0], num_gt[k], ap_k0,
         )
-    return DetectionEvaluation(
+    return _with_every_class(DetectionEvaluation(
         class_ids=classes,
         iou_thresholds=thresholds,
         ap=precision_at.mean(axis=1),
@@ -533,7 +618,34 @@ def coco_average_precision(
         precision=precision_at,
         recall_thresholds=COCO_RECALL_THRESHOLDS.copy(),
         convention="coco",
-    )
+    ), r["all_classes"])
+
+
+def _num_classes(value):
+    return None if value is None else check_positive_int("num_classes", value)
+
+
+def _with_every_class(result: DetectionEvaluation, all_classes) -> DetectionEvaluation:
+    """``result`` (over the classes with ground truth) widened to ``all_classes``, -1 where a class has none."""
+    all_classes = np.asarray(all_classes, np.int64)
+    where = np.searchsorted(all_classes, result.class_ids)
+    t, k = len(result.iou_thresholds), len(all_classes)
+    ap = np.full((t, k), -1.0)
+    recall = np.full((t, k), -1.0)
+    num_gt = np.zeros(k, np.int64)
+    ap[:, where], recall[:, where], num_gt[where] = result.ap, result.recall, result.num_ground_truth
+    precision = None
+    if result.precision is not None:
+        precision = np.full((t, result.precision.shape[1], k), -1.0)
+        precision[:, :, where] = result.precision
+    curves = dict(result.curves)
+    empty = np.zeros(0)
+    for class_id in all_classes[num_gt == 0]:
+        curves[int(class_id)] = PrecisionRecallCurve(
+            int(class_id), float(result.iou_thresholds[0]), empty, empty, empty, empty, np.zeros(0, bool), 0, -1.0
+        )
+    return replace(result, class_ids=all_classes, ap=ap, recall=recall, num_ground_truth=num_gt, precision=precision,
+                   curves=curves)
 
 
 def voc_average_precision(
@@ -544,14 +656,18 @@ def voc_average_precision(
     iou_threshold: float = 0.5,
     interpolation: str = "all_points",
     class_ids=None,
+    num_classes: int | None = None,
 ) -> DetectionEvaluation:
     """PASCAL VOC average precision at one IoU threshold (AP@0.5 by default), per class and mean.
 
     Follows the VOC development kit (``VOCevaldet``): detections of a class, over all
     images, by decreasing score; each is matched to the ground-truth box it overlaps most,
     and is a true positive if that overlap is >= ``iou_threshold`` and the box is not
-    taken yet (a second detection of it is a false positive). Differences from the kit:
-    coordinates are continuous (no "+1" pixel), and there are no "difficult" boxes.
+    taken yet (a second detection of it is a false positive). Boxes flagged
+    ``ground_truth["difficult"]`` are not counted, and a detection whose best box is
+    difficult is neither TP nor FP (as in the kit). Difference from the kit: coordinates are
+    continuous (no "+1" pixel); the overlap test is ``>=`` (the MATLAB ``VOCevaldet``;
+    ``voc_eval.py`` writes ``>``).
 
     Args:
         predictions: dict ``{"boxes", "labels", "scores"}`` as for :func:`coco_average_precision`.
@@ -560,10 +676,12 @@ def voc_average_precision(
         iou_threshold: the IoU a detection needs (VOC: 0.5).
         interpolation: ``"all_points"`` (VOC 2010+: the exact area under the precision
             envelope) or ``"11_points"`` (VOC 2007: mean of the envelope at recall 0, 0.1, ..., 1).
-        class_ids: evaluate only these classes (default: every class with ground truth).
+        class_ids: evaluate only these classes (default: every class in either dict).
+        num_classes: report classes ``0 .. num_classes - 1`` (labels must be below it).
 
     Returns:
-        a :class:`DetectionEvaluation` with one IoU threshold.
+        a :class:`DetectionEvaluation` with one IoU threshold; AP -1 for classes without
+        (non-difficult) ground truth.
 
     Example:
         >>> gt = {"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 0]}
@@ -575,7 +693,7 @@ def voc_average_precision(
         raise ValueError(f"interpolation must be 'all_points' or '11_points', got {interpolation!r}")
     r = _evaluate(
         predictions, ground_truth, format=format, iou_thresholds=[iou_threshold], max_detections=None,
-        area_range=(-np.inf, np.inf), class_ids=class_ids, rule="voc",
+        area_range=(-np.inf, np.inf), class_ids=class_ids, rule="voc", num_classes=_num_classes(num_classes),
     )
     classes, thresholds, num_gt, bounds = r["classes"], r["thresholds"], r["num_gt"], r["bounds"]
     ap = np.zeros((1, len(classes)))
@@ -583,7 +701,8 @@ def voc_average_precision(
     curves = {}
     for k in range(len(classes)):
         part = slice(bounds[k], bounds[k + 1])
-        true_positive = r["matched"][0, part]
+        keep = ~r["ignored"][0, part]  # detections of "difficult" boxes: neither TP nor FP
+        true_positive = r["matched"][0, part][keep]
         tp = np.cumsum(true_positive).astype(float)
         fp = np.cumsum(~true_positive).astype(float)
         rc = tp / num_gt[k]
@@ -598,10 +717,10 @@ def voc_average_precision(
             ap[0, k] = np.mean([pr[rc >= level].max() if np.any(rc >= level) else 0.0 for level in levels])
         recall[0, k] = rc[-1] if rc.size else 0.0
         curves[int(classes[k])] = _curve(
-            classes[k], thresholds[0], r["scores"][part], rc, pr, true_positive,
+            classes[k], thresholds[0], r["scores"][part][keep], rc, pr, true_positive,
             np.ones_like(true_positive), num_gt[k], ap[0, k],
         )
-    return DetectionEvaluation(
+    return _with_every_class(DetectionEvaluation(
         class_ids=classes,
         iou_thresholds=thresholds,
         ap=ap,
@@ -609,4 +728,72 @@ def voc_average_precision(
         num_ground_truth=num_gt,
         curves=curves,
         convention="voc",
-    )
+    ), r["all_classes"])
+
+
+#: COCO's area ranges for ``summarize()`` (squared pixels; bounds inclusive, as in COCOeval).
+COCO_AREA_RANGES = {"all": COCO_AREA_ALL, "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2),
+                    "large": (96.0**2, 1e5**2)}
+
+
+@dataclass(frozen=True)
+class CocoSummary:
+    """COCOeval's 12 summary numbers and lines (``COCOeval.summarize()``), from :func:`coco_summary`.
+
+    Attributes:
+        stats: float64 ``(12,)``, ``COCOeval.stats``: AP@[.5:.95], AP50, AP75, AP small,
+            medium, large (100 detections), AR with 1, 10, 100 detections, AR small, medium,
+            large; -1 where nothing can be averaged.
+        lines: the 12 lines COCOeval prints, character for character.
+    """
+
+    stats: np.ndarray
+    lines: tuple
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _valid_mean(values) -> float:
+    values = np.asarray(values)
+    values = values[values > -1]
+    return float(values.mean()) if values.size else -1.0
+
+
+def coco_summary(predictions, ground_truth, *, format: str = "xyxy", num_classes: int | None = None) -> CocoSummary:
+    """The 12 numbers and lines of ``COCOeval.summarize()`` (``iouType="bbox"``), same values, same format.
+
+    Args:
+        predictions, ground_truth: as for :func:`coco_average_precision` (``ground_truth`` may
+            hold ``"iscrowd"`` and ``"area"``).
+        format: box format of both.
+        num_classes: as for :func:`coco_average_precision`.
+
+    Returns:
+        a :class:`CocoSummary`; ``print(summary)`` prints what COCOeval prints.
+    """
+    def run(area, max_detections, thresholds=COCO_IOU_THRESHOLDS):
+        return coco_average_precision(predictions, ground_truth, format=format, iou_thresholds=thresholds,
+                                      max_detections=max_detections, area_range=COCO_AREA_RANGES[area],
+                                      num_classes=num_classes)
+
+    full = run("all", 100)
+    by_area = {area: run(area, 100) for area in ("small", "medium", "large")}
+    by_count = {count: run("all", count) for count in (1, 10)}
+    at = {threshold: int(np.flatnonzero(np.isclose(COCO_IOU_THRESHOLDS, threshold))[0]) for threshold in (0.5, 0.75)}
+    rows = [  # (AP?, IoU threshold or None, area, max detections, value)
+        (True, None, "all", 100, _valid_mean(full.precision)),
+        (True, 0.5, "all", 100, _valid_mean(full.precision[at[0.5]])),
+        (True, 0.75, "all", 100, _valid_mean(full.precision[at[0.75]])),
+        *[(True, None, area, 100, _valid_mean(by_area[area].precision)) for area in ("small", "medium", "large")],
+        (False, None, "all", 1, _valid_mean(by_count[1].recall)),
+        (False, None, "all", 10, _valid_mean(by_count[10].recall)),
+        (False, None, "all", 100, _valid_mean(full.recall)),
+        *[(False, None, area, 100, _valid_mean(by_area[area].recall)) for area in ("small", "medium", "large")],
+    ]
+    lines = []
+    for is_ap, threshold, area, count, value in rows:
+        title, kind = ("Average Precision", "(AP)") if is_ap else ("Average Recall", "(AR)")
+        iou = f"{COCO_IOU_THRESHOLDS[0]:0.2f}:{COCO_IOU_THRESHOLDS[-1]:0.2f}" if threshold is None else f"{threshold:0.2f}"
+        lines.append(f" {title:<18} {kind} @[ IoU={iou:<9} | area={area:>6s} | maxDets={count:>3d} ] = {value:0.3f}")
+    return CocoSummary(stats=np.array([row[-1] for row in rows]), lines=tuple(lines))
