@@ -261,3 +261,12 @@ def test_match_anchors_bad_arguments():
         B.match_anchors(anchors, [[0, 0, 1, 1]], positive_iou=1.5)
     with pytest.raises(TypeError, match="match_best_anchor must be True or False"):
         B.match_anchors_tf(np.float32(anchors), np.float32([[0, 0, 1, 1]]), match_best_anchor=1)
+
+
+def test_anchor_grid_checks_feature_size():
+    assert B.anchor_grid((2, 3), 8, 16).shape == (6, 4)
+    assert B.anchor_grid((np.int64(2), 3), 8, 16).shape == (6, 4)
+    with pytest.raises(ValueError, match="feature_size must be a positive int or a sequence of 2 positive ints"):
+        B.anchor_grid((0, 3), 8, 16)
+    with pytest.raises(TypeError, match="feature_size must be"):
+        B.anchor_grid((2.5, 3), 8, 16)

@@ -47,7 +47,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cnncourse._validation import check_bool, check_float
+from cnncourse._validation import check_bool, check_float, check_int_tuple
 from cnncourse.boxes.formats import _from_xyxy, check_format, padding_mask, to_xyxy
 from cnncourse.boxes.iou import box_iou
 
@@ -108,9 +108,7 @@ def anchor_grid(feature_size, stride, sizes, scales=(1.0,), aspect_ratios=(1.0,)
     Returns:
         array ``(rows * columns * A, 4)`` with ``A = len(sizes) * len(scales) * len(aspect_ratios)``.
     """
-    rows, columns = (int(v) for v in feature_size)
-    if rows <= 0 or columns <= 0:
-        raise ValueError(f"feature_size must be two positive integers, got {feature_size!r}")
+    rows, columns = check_int_tuple("feature_size", feature_size, 2)
     (stride,) = _positive_numbers(stride, "stride")
     shapes = anchor_shapes(sizes, scales, aspect_ratios)  # (A, 2)
     centre_y, centre_x = np.meshgrid(
