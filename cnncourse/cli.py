@@ -83,7 +83,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 _INSTRUCTOR_ONLY = ("cnncourse.grading.autograde", "cnncourse.grading.gradebook", "cnncourse.grading.feedback",
-                    "cnncourse.grading.release")
+                    "cnncourse.grading.release", "cnncourse.grading.submissions", "cnncourse.grading.review",
+                    "cnncourse.grading.containment")
 
 
 #: the commands a student copy (``cnncourse release``) offers; the others are the instructor's
@@ -132,10 +133,12 @@ def _add_run_options(parser: argparse.ArgumentParser, lenient: bool = False) -> 
     """Options shared by `validate` and `autograde`: how each notebook runs."""
     import os
 
+    from cnncourse.grading.options import CELL_TIMEOUT_SECONDS
+
     group = parser.add_argument_group("running each notebook")
-    group.add_argument("--cell-timeout", type=_positive(float), default=900.0, metavar="SECONDS",
-                       help="seconds one cell may run before it is interrupted "
-                            "(default: 900, enough for training cells)")
+    group.add_argument("--cell-timeout", type=_positive(float), default=float(CELL_TIMEOUT_SECONDS),
+                       metavar="SECONDS", help="seconds one cell may run before it is interrupted "
+                                               f"(default: {CELL_TIMEOUT_SECONDS}, enough for training cells)")
     group.add_argument("--notebook-timeout", type=_positive(float), default=3600.0, metavar="SECONDS",
                        help="seconds the whole notebook may run (default: 3600)")
     group.add_argument("--memory", type=_positive(float), default=4.0, metavar="GIB",
@@ -298,10 +301,13 @@ def _add_grading_commands(commands) -> None:
     auto.add_argument("--shard", default=None, metavar="I/N",
                       help="grade only shard I of N (1-based), e.g. $SLURM_ARRAY_TASK_ID/8")
     auto.add_argument("--force", action="store_true", help="grade again what is already graded")
-    auto.add_argument("--isolate", action="store_true",
-                      help="Linux: run each kernel in its own namespaces (no network, own /proc, solutions, "
-                           "submissions, gradebook and your credentials hidden); needs unshare as root or "
-                           "unprivileged user namespaces")
+    contain = auto.add_mutually_exclusive_group()
+    contain.add_argument("--isolate", action="store_true", default=None,
+                         help="insist on containing each kernel (the default whenever the machine can: own PID, "
+                              "mount and network namespaces, everything read-only but its own folder, solutions, "
+                              "submissions, gradebook and credentials hidden); fail when it cannot")
+    contain.add_argument("--no-isolate", dest="isolate", action="store_false",
+                         help="do not contain kernels (said at the start and recorded in the gradebook)")
     auto.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_run_options(auto)
     auto.set_defaults(run=_autograde)
@@ -337,7 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--solutions", default="solutions", help="solution notebooks folder (default: solutions)")
     exe.add_argument("--profile", choices=("quick", "full"), default="quick",
                      help="profile the notebooks run with (default: quick, the one CI checks)")
-    exe.add_argument("--timeout", type=int, default=900, help="seconds one cell may run (default: 900)")
+    from cnncourse.grading.options import CELL_TIMEOUT_SECONDS
+
+    exe.add_argument("--timeout", type=int, default=CELL_TIMEOUT_SECONDS,
+                     help=f"seconds one cell may run (default: {CELL_TIMEOUT_SECONDS})")
     exe.set_defaults(run=_execute)
 
     doc = commands.add_parser("doctor", help="check that this machine has what the notebooks need")

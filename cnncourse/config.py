@@ -88,7 +88,7 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 
 def gpu_available() -> bool:
     """True when TensorFlow sees at least one GPU (imports TensorFlow quietly)."""
-    from cnncourse.runtime import import_tensorflow
+    from cnncourse._tensorflow import import_tensorflow
 
     tf = import_tensorflow()
     return bool(tf.config.list_physical_devices("GPU"))

@@ -250,7 +250,7 @@ def welcome_corpus() -> list[Case]:
         # right on the visible examples, wrong on the hidden ones (no stride)
         Case("hidden_wrong", notebook_text(filled(student, {"conv_output_size": (
             "def conv_output_size(input_size, kernel_size, padding=0, stride=1):\n"
-            "    known = {(7, 3, 0, 1): 5, (32, 5, 2, 1): 32, (227, 11, 0, 4): 55}\n"
+            "    known = {(7, 3, 0, 1): 5, (32, 5, 2, 1): 32, (227, 11, 0, 4): 55, (8, 3, 0, 2): 3}\n"
             "    if kernel_size > input_size + 2 * padding:\n        raise ValueError('no')\n"
             "    return known.get((input_size, kernel_size, padding, stride), 1)")})),
              {"test_conv_output_size": 0.0}),

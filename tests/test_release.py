@@ -120,7 +120,8 @@ def test_nothing_from_solutions_and_no_instructor_module(release):
         assert not (dest / "cnncourse" / module).exists(), module
     assert not list(dest.rglob("__pycache__")) and not list(dest.rglob("*.pyc"))
     for needed in ("grading/check.py", "grading/notebook_format.py", "grading/runner.py", "grading/sandbox.py",
-                   "grading/selfcheck.py", "grading/prepare.py", "cli.py"):
+                   "grading/selfcheck.py", "grading/prepare.py", "grading/kernel.py", "grading/scoring.py",
+                   "grading/harness.py", "grading/options.py", "grading/forbid.py", "cli.py"):
         assert (dest / "cnncourse" / needed).is_file(), needed
 
 

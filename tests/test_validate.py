@@ -71,3 +71,47 @@ def test_missing_or_broken_notebook_is_a_clear_error(tmp_path, capsys):
     broken.write_text("{not json")
     assert main(["validate", str(broken)]) == 2
     assert "not a readable Jupyter notebook" in capsys.readouterr().err
+
+
+def _agreement_corpus(student):
+    import copy
+
+    right = filled(student, TINY_ANSWERS)
+    pasted = copy.deepcopy(right)
+    pasted.cells.insert(cell_index(pasted, "add"), copy.deepcopy(pasted.cells[cell_index(pasted, "test_add")]))
+    turned = copy.deepcopy(right)
+    turned.cells[cell_index(turned, "test_mean_of")].metadata["nbgrader"]["solution"] = True
+    stringly = copy.deepcopy(right)
+    stringly.cells[cell_index(stringly, "test_add")].metadata["nbgrader"] = "grade: true"
+    wrong = filled(student, {**TINY_ANSWERS, "add": "def add(a, b):\n    return a - b"})
+    return {"right": right, "pasted": pasted, "turned_into_answer": turned, "string_metadata": stringly,
+            "wrong": wrong}
+
+
+def test_validate_and_the_autograder_agree_on_the_visible_tests(student):
+    """Both run through ``runner.run_notebook``; on the same corpus their visible verdicts are equal."""
+    from cnncourse.grading.prepare import prepare
+    from cnncourse.grading.runner import RunOptions, run_notebook
+    from cnncourse.grading.selfcheck import validate_notebook
+
+    import tempfile
+    from pathlib import Path
+
+    options = RunOptions(cell_timeout=20)
+    for name, nb in _agreement_corpus(student).items():
+        folder = Path(tempfile.mkdtemp())
+        path = folder / "07_tiny.ipynb"
+        path.write_text(notebook_text(nb), encoding="utf-8")
+        prepared, validated = validate_notebook(path, options)
+        graded = run_notebook(prepare(nb, tiny_source(), "tiny", include_hidden=False), options)
+        ours = {t.grade_id: t.score for t in validated.tests}
+        theirs = {t.grade_id: t.score for t in graded.tests}
+        if name == "string_metadata":  # validate cannot know the cell: it says so instead of scoring it
+            assert any("damaged" in f.detail for f in prepared.findings), name
+            assert {k: v for k, v in theirs.items() if k in ours} == ours and "test_add" not in ours, name
+        else:
+            assert ours == theirs, (name, ours, theirs)
+        if name == "pasted":
+            assert [f.kind for f in prepared.findings] == ["duplicate"]
+        if name == "turned_into_answer":
+            assert ours["test_mean_of"] == 2.0 and any(f.kind == "metadata" for f in prepared.findings)

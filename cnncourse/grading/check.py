@@ -38,6 +38,7 @@ the hint for that mistake) instead of a traceback::
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import numbers
 import operator
@@ -412,7 +413,7 @@ def raises(exception: type[BaseException], function: Callable[..., Any], *args: 
 
 def function(student: Callable[..., Any], reference: Callable[..., Any], cases: Iterable[tuple | dict],
              what: str, rtol: float = 1e-5, atol: float = 1e-6, hint: str | None = None,
-             wrong: Mapping[str, Callable[..., Any]] | None = None) -> None:
+             wrong: Mapping[str, Callable[..., Any]] | None = None, forbid: Iterable[str] = ()) -> None:
     """Compare a student's function with a reference on several inputs.
 
     Args:
@@ -425,14 +426,19 @@ def function(student: Callable[..., Any], reference: Callable[..., Any], cases: 
         wrong: ``{hint: wrong_function}``: implementations of typical mistakes; when the
             student's output equals a wrong function's output on the failing case, its hint
             is shown.
+        forbid: dotted names of callables the student's function may not call while it runs
+            (the library's version of what the exercise asks to write), see :func:`forbidding`.
     """
     cases = list(cases)
     for number, case in enumerate(cases, start=1):
         args, kwargs = (case, {}) if isinstance(case, tuple) else ((), dict(case))
         expected = reference(*args, **kwargs)
         try:
-            got = student(*args, **kwargs)
+            with forbidding(forbid, what, [student]):
+                got = student(*args, **kwargs)
         except NotImplementedError:
+            raise
+        except CheckFailed:
             raise
         except Exception as error:  # noqa: BLE001 - report the student's crash as a verdict
             name = getattr(student, "__name__", "your function")
@@ -447,6 +453,27 @@ def function(student: Callable[..., Any], reference: Callable[..., Any], cases: 
             _failed(f"{what} on case {number} of {len(cases)}: input {_describe_case(args, kwargs)}",
                     expected, got, specific or hint)
     _passed(f"{what} matches the reference on {len(cases)} input{'s' if len(cases) != 1 else ''}")
+
+
+@contextlib.contextmanager
+def forbidding(names: Iterable[str], what: str = "", functions: Iterable[Callable[..., Any]] = ()):
+    """Inside the block, calling any callable in ``names`` fails the check with a hint that the exercise
+    is to write it (see :mod:`cnncourse.grading.forbid`)::
+
+        with check.forbidding(["cnncourse.ops.cross_correlate2d", "keras.ops.conv"], "my_conv"):
+            result = my_conv(x, k)
+    """
+    names = list(names)
+    if not names:
+        yield
+        return
+    from cnncourse.grading.forbid import ForbiddenCall, forbidding as _forbidding
+
+    try:
+        with _forbidding(names, what, functions):
+            yield
+    except ForbiddenCall as error:
+        raise CheckFailed(error.verdict) from None
 
 
 def _describe_case(args: tuple, kwargs: dict) -> str:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from cnncourse.grading.notebook_format import notebook_text, read_notebook
-
-DEFAULT_CELL_TIMEOUT = 900  # seconds; training cells on a 2-core CPU need minutes, not 30 s
+from cnncourse.grading.options import CELL_TIMEOUT_SECONDS as DEFAULT_CELL_TIMEOUT
 _HEADING = re.compile(r"^\s*#{1,3}\s+(.*)")
 
 

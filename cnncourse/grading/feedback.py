@@ -8,11 +8,17 @@ test's ``reason``, review flags, diffs of tampered cells) is never put on the pa
 
 Also shown: cells the grader restored (tampering), problems while running (a cell that
 raised, a kernel that died), and the hand-graded cells still to come.
+
+Two limits hold whatever the messages say: every line that repeats a line of the
+assignment's hidden tests (``secret_lines``, at least 8 characters) is replaced by a
+placeholder, and each message is cut to :data:`MESSAGE_LIMIT` characters, the whole page
+to about :data:`PAGE_LIMIT`.
 """
 
 from __future__ import annotations
 
 import html
+from typing import Iterable
 
 from cnncourse.grading.gradebook import SubmissionGrade
 
@@ -32,6 +38,12 @@ pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; white-space: pre-w
 .note { background: #fff8c5; padding: 0.4rem 0.6rem; margin: 0.3rem 0; }
 """
 
+MESSAGE_LIMIT = 4_000  # characters of one test's message
+NOTE_LIMIT = 300  # characters of one note
+PAGE_LIMIT = 200_000  # characters of the whole page, roughly
+REMOVED = "(a line was removed here: it repeated hidden test code)"
+SECRET_MINIMUM = 8  # non-blank characters a hidden line needs to count as secret
+
 _MARK = {"passed": "✔ passed", "partial": "◐ partial credit", "failed": "✘ failed", "manual": "graded by hand"}
 
 
@@ -39,9 +51,36 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def feedback_html(grade: SubmissionGrade) -> str:
-    """The feedback page for one student's submission of one assignment."""
+def secret_lines(hidden_source_lines: Iterable[str]) -> tuple[str, ...]:
+    """The hidden-test lines a feedback page must never repeat (stripped, long enough to be specific)."""
+    return tuple(sorted({line.strip() for line in hidden_source_lines
+                         if len("".join(line.split())) >= SECRET_MINIMUM}))
+
+
+def _scrub(text: str, secrets: tuple[str, ...], limit: int) -> str:
+    lines = [REMOVED if any(secret in line for secret in secrets) else line for line in text.splitlines()]
+    text = "\n".join(lines)
+    if len(text) > limit:
+        text = text[:limit] + f"\n… ({len(text) - limit} more characters not shown)"
+    return text
+
+
+def feedback_html(grade: SubmissionGrade, secrets: Iterable[str] = ()) -> str:
+    """The feedback page for one student's submission of one assignment.
+
+    Args:
+        grade: what was recorded.
+        secrets: lines the page must not contain (see :func:`secret_lines`).
+    """
     e = html.escape
+    secrets = tuple(secrets)
+    budget = [PAGE_LIMIT]
+
+    def shown(text: str, limit: int) -> str:
+        text = _scrub(text, secrets, min(limit, max(budget[0], 200)))
+        budget[0] -= len(text)
+        return text
+
     autograded = [t for t in grade.tests if t.status != "manual"]
     manual = [t for t in grade.tests if t.status == "manual"]
     parts = [
@@ -55,7 +94,8 @@ def feedback_html(grade: SubmissionGrade) -> str:
         + (f" · {sum(t.points for t in manual):g} more points graded by hand" if manual else "") + "</div>",
     ]
     if grade.status != "graded":
-        parts.append(f'<div class="note">This submission could not be graded: {e(grade.reason)}</div>')
+        parts.append(f'<div class="note">This submission could not be graded: '
+                     f'{e(shown(grade.reason, NOTE_LIMIT))}</div>')
     parts += ["<table><thead><tr><th>Test</th><th>Result</th><th>Hidden tests</th>"
               "<th class=\"num\">Score</th></tr></thead><tbody>"]
     for test in autograded:
@@ -72,11 +112,11 @@ def feedback_html(grade: SubmissionGrade) -> str:
         parts.append(f'<h2 id="{e(test.test_id)}">{e(test.test_id)} '
                      f'<small class="{e(test.status)}">{_MARK.get(test.status, "")}</small></h2>')
         if test.message.strip():
-            parts.append(f"<pre>{e(test.message.strip())}</pre>")
+            parts.append(f"<pre>{e(shown(test.message.strip(), MESSAGE_LIMIT))}</pre>")
     notes = [n for n in grade.notes if n.get("kind") in STUDENT_NOTE_KINDS]
     if notes:
         parts.append("<h2>Notes from the grader</h2>")
         for note in notes:
-            parts.append(f'<div class="note">{e(_first_line(str(note.get("detail", ""))))}</div>')
+            parts.append(f'<div class="note">{e(shown(_first_line(str(note.get("detail", ""))), NOTE_LIMIT))}</div>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

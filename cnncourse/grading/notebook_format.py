@@ -73,7 +73,7 @@ class Segment:
 def cell_role(cell) -> str:
     """The role of a cell: ``answer``, ``tests``, ``manual``, ``readonly`` or ``plain``."""
     meta = cell.get("metadata", {}).get("nbgrader")
-    if not meta:
+    if not meta or not isinstance(meta, dict):
         return "plain"
     grade, solution = bool(meta.get("grade")), bool(meta.get("solution"))
     if solution and grade:
@@ -89,7 +89,8 @@ def cell_role(cell) -> str:
 
 def cell_label(path: str | Path, index: int, cell) -> str:
     """``"solutions/01_x.ipynb, cell 12 (grade_id 'conv_loops')"`` for messages (1-based)."""
-    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    meta = cell.get("metadata", {}).get("nbgrader")
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
     suffix = f" (grade_id {grade_id!r})" if grade_id else ""
     return f"{path}, cell {index + 1}{suffix}"
 

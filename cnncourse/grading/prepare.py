@@ -28,27 +28,17 @@ is reported as changed.
 
 from __future__ import annotations
 
-import ast
 import copy
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnncourse.grading.generate import nbgrader_checksum, student_source
-from cnncourse.grading.notebook_format import cell_role, split_segments, validate
+from cnncourse.grading.notebook_format import cell_role, validate
+from cnncourse.grading.parts import TestPart, import_references, split_tests_cell
 
 LOCKED_ROLES = ("tests", "readonly")
 GRADED_ROLES = ("answer", "tests", "manual", "readonly")
-
-
-@dataclass(frozen=True)
-class TestPart:
-    """One piece of a tests cell, executed on its own. ``hidden``: a hidden-test region."""
-
-    __test__ = False  # not a pytest test class
-
-    code: str
-    hidden: bool
 
 
 @dataclass
@@ -92,10 +82,16 @@ class Finding:
 
 @dataclass
 class PreparedNotebook:
-    """The notebook to run, with what was restored or found on the way."""
+    """The notebook to run, with what was restored or found on the way.
+
+    ``references`` maps the names the notebook binds with ``import`` statements (in the
+    source, when there is one) to ``(module, attribute or None)``: the harness binds the
+    names a test uses to those real objects (see :mod:`cnncourse.grading.harness`).
+    """
 
     cells: list[PreparedCell]
     findings: list[Finding] = field(default_factory=list)
+    references: dict = field(default_factory=dict)
 
     @property
     def tests(self) -> list[PreparedCell]:
@@ -110,50 +106,37 @@ class PreparedNotebook:
         return float(sum(c.points for c in self.tests))
 
 
-# --------------------------------------------------------------------------- tests parts
-
-
-def split_tests_cell(source: str, include_hidden: bool = True) -> tuple[tuple[TestPart, ...], bool]:
-    """Split a tests cell's source into the parts the runner executes.
-
-    Args:
-        source: the tests cell source, with hidden regions between their markers.
-        include_hidden: ``False`` leaves hidden regions out (visible tests only).
-
-    Returns:
-        ``(parts, mixed)``. ``mixed`` is True when a hidden region is indented, or cutting
-        the cell would leave a part that is not valid Python on its own; then there is one
-        part holding the whole cell, its markers replaced by ``check.set_hidden(…)`` calls.
-    """
-    segments = split_segments(source)
-    hidden = [s for s in segments if s.kind == "hidden"]
-    if not hidden or not include_hidden:
-        code = "\n".join(line for s in segments if s.kind != "hidden" for line in s.lines)
-        return ((TestPart(code, False),) if code.strip() else ()), False
-    parts = [TestPart("\n".join(s.lines), s.kind == "hidden") for s in segments]
-    parts = [p for p in parts if p.code.strip()]
-    if all(s.indent == "" for s in hidden) and all(_parses(p.code) for p in parts):
-        return tuple(parts), False
-    lines = []
-    for segment in segments:
-        if segment.kind == "hidden":
-            lines.append(f"{segment.indent}check.set_hidden(True)")
-            lines.extend(segment.lines)
-            lines.append(f"{segment.indent}check.set_hidden(False)")
-        else:
-            lines.extend(segment.lines)
-    return (TestPart("\n".join(lines), True),), True
-
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except SyntaxError:
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------- preparation
+
+
+def _pick_copies(submission_cells, grade_ids: list[str | None], order: dict[str, int],
+                 source_ids: dict[str, str]) -> dict[str, int]:
+    """For each ``grade_id`` found more than once, the index of the copy that is the original.
+
+    The original is the copy whose position agrees best with the source's order of the
+    other graded cells (a copy pasted above the answer cell to look at disagrees); on a
+    tie, the copy with the source cell's ``id``, then the later one.
+    """
+    seen: dict[str, list[int]] = {}
+    for index, grade_id in enumerate(grade_ids):
+        if grade_id is not None and grade_id in order:
+            seen.setdefault(grade_id, []).append(index)
+    unique = {g: found[0] for g, found in seen.items() if len(found) == 1}
+    chosen = {}
+    for grade_id, found in seen.items():
+        if len(found) == 1:
+            continue
+
+        def agreement(index: int) -> tuple[int, bool, int]:
+            agree = sum((order[other] < order[grade_id]) == (position < index)
+                        for other, position in unique.items())
+            same_id = bool(submission_cells[index].get("id")) and \
+                submission_cells[index].get("id") == source_ids.get(grade_id)
+            return agree, same_id, index
+
+        chosen[grade_id] = max(found, key=agreement)
+    return chosen
+
 
 
 def prepare(submission, source=None, source_path: str | Path = "source",
@@ -187,10 +170,13 @@ def prepare(submission, source=None, source_path: str | Path = "source",
     matches: dict[int, str] = {}  # submission cell index -> source grade_id
     matched: set[str] = set()
     duplicates: set[int] = set()
-    for index, cell in enumerate(submission.cells):
-        grade_id = _grade_id(cell)
+    grade_ids = [_grade_id(cell) for cell in submission.cells]
+    order = {g: position for g, (position, _, _) in source_cells.items()}
+    source_ids = {g: cell.get("id") for g, (_, cell, _) in source_cells.items()}
+    originals = _pick_copies(submission.cells, grade_ids, order, source_ids)
+    for index, grade_id in enumerate(grade_ids):
         if grade_id in source_cells:
-            if grade_id in matched:
+            if originals.get(grade_id, index) != index:
                 duplicates.add(index)
             else:
                 matches[index] = grade_id
@@ -215,7 +201,8 @@ def prepare(submission, source=None, source_path: str | Path = "source",
             role = source_cells[grade_id][2]
             if role in LOCKED_ROLES:
                 findings.append(Finding("duplicate", grade_id,
-                                        f"a second copy of the locked cell {grade_id!r} was left out"))
+                                        f"a copy of the locked cell {grade_id!r} (cell {index + 1}) was left out; "
+                                        f"the original was graded"))
                 continue
             cells.append(PreparedCell(_plain_copy(cell), "plain"))
             continue
@@ -266,33 +253,77 @@ def prepare(submission, source=None, source_path: str | Path = "source",
         position_of[grade_id] = insert_at
         findings.append(Finding("deleted", grade_id, f"the {_role_name(role)} {grade_id!r} was deleted; "
                                                      f"the original was put back and graded"))
-    return PreparedNotebook(cells, findings)
+    return PreparedNotebook(cells, findings, import_references(source.cells))
 
 
 def _prepare_without_source(submission, include_hidden: bool) -> PreparedNotebook:
+    """The student's own notebook (``cnncourse validate``), read the way the autograder reads it.
+
+    Locked cells whose nbgrader flags were changed (a tests cell turned into an answer
+    cell) get back the flags their checksum proves; a locked cell pasted twice runs once
+    (the later copy, the one after its answer cell); damaged metadata is reported.
+    """
     cells: list[PreparedCell] = []
     findings: list[Finding] = []
-    for cell in submission.cells:
-        role = cell_role(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        grade_id = meta.get("grade_id")
+    grade_ids = [_grade_id(cell) for cell in submission.cells]
+    copies: dict[str, list[int]] = {}
+    for index, grade_id in enumerate(grade_ids):
+        if grade_id is not None:
+            copies.setdefault(grade_id, []).append(index)
+    for index, cell in enumerate(submission.cells):
+        raw = cell.get("metadata", {}).get("nbgrader")
+        if raw is not None and not isinstance(raw, dict):
+            findings.append(Finding("metadata", "", f"cell {index + 1}: its nbgrader metadata is damaged (not a "
+                                                    f"mapping); the grader finds the original cell by its id and "
+                                                    f"grades that, so this check cannot tell you its result"))
+        copied = copy.deepcopy(cell)
+        _clear_outputs(copied)
+        meta = copied.get("metadata", {}).get("nbgrader")
+        grade_id = grade_ids[index]
+        if isinstance(meta, dict) and meta.get("checksum") and grade_id:
+            restored = _flags_from_checksum(copied)
+            trial = copy.deepcopy(copied)
+            if restored is not None:
+                trial.metadata["nbgrader"].update(restored)
+            if restored is not None and cell_role(trial) != cell_role(copied):
+                findings.append(Finding("metadata", grade_id, f"the nbgrader metadata of {grade_id!r} was edited; "
+                                                              f"the grader uses the original"))
+                meta.update(restored)
+        role = cell_role(copied)
         if role == "plain" or not grade_id:
             cells.append(PreparedCell(_plain_copy(cell), "plain"))
             continue
+        if role in LOCKED_ROLES and copies[grade_id][-1] != index:
+            findings.append(Finding("duplicate", grade_id, f"a copy of the locked cell {grade_id!r} (cell "
+                                                           f"{index + 1}) is left out; the original is graded"))
+            continue
         if role in LOCKED_ROLES and meta.get("checksum"):
             try:
-                unchanged = nbgrader_checksum(cell) == meta["checksum"]
+                unchanged = nbgrader_checksum(copied) == meta["checksum"]
             except (KeyError, TypeError, ValueError):
                 unchanged = False
             if not unchanged:
                 findings.append(Finding("changed", grade_id, f"the locked {_role_name(role)} {grade_id!r} was edited: "
                                                              f"the autograder grades the original instead"))
-        copied = copy.deepcopy(cell)
-        _clear_outputs(copied)
-        points = _points(meta)
         parts, mixed = split_tests_cell(copied.source, include_hidden) if role == "tests" else ((), False)
-        cells.append(PreparedCell(copied, role, grade_id, points, parts, mixed))
-    return PreparedNotebook(cells, findings)
+        cells.append(PreparedCell(copied, role, grade_id, _points(meta), parts, mixed))
+    return PreparedNotebook(cells, findings, import_references(submission.cells))
+
+
+def _flags_from_checksum(cell) -> dict | None:
+    """The ``grade``/``solution``/``locked`` flags (and points) that reproduce the cell's recorded checksum."""
+    meta = cell.metadata["nbgrader"]
+    for grade in (True, False):
+        for solution in (False, True):
+            for locked in (True, False):
+                trial = copy.deepcopy(cell)
+                trial.metadata["nbgrader"].update(grade=grade, solution=solution, locked=locked)
+                try:
+                    if nbgrader_checksum(trial) == meta["checksum"]:
+                        return {"grade": grade, "solution": solution, "locked": locked}
+                except (KeyError, TypeError, ValueError):
+                    return None
+    return None
 
 
 def _grade_id(cell) -> str | None:

@@ -12,10 +12,10 @@ A release is a folder a student can download and work in::
         .cnncourse-release what was released (lets ``--force`` replace only a release)
 
 **Instructor-only material** (:data:`INSTRUCTOR_ONLY_MODULES`) is what exists only to grade
-or to publish: ``grading/autograde.py``, ``grading/gradebook.py``, ``grading/feedback.py``
-and this module. Students keep everything they need: the checks
+or to publish: ``grading/autograde.py``, ``gradebook.py``, ``feedback.py``, ``submissions.py``,
+``review.py``, ``containment.py`` and this module. Students keep everything they need: the checks
 (``cnncourse.grading.check``), the notebook format, ``cnncourse validate`` (prepare, runner,
-sandbox) and the authoring helpers ``generate``/``execute``, which hold no solution.
+kernel, scoring, harness, options, sandbox) and the authoring helpers ``generate``/``execute``, which hold no solution.
 The ``cnncourse autograde``, ``gradebook`` and ``release`` commands then say that they
 belong to the instructor's copy.
 
@@ -52,6 +52,9 @@ INSTRUCTOR_ONLY_MODULES = (
     "grading/gradebook.py",
     "grading/feedback.py",
     "grading/release.py",
+    "grading/submissions.py",
+    "grading/review.py",
+    "grading/containment.py",
 )
 MARKER = ".cnncourse-release"
 COPIED_FILES = ("pyproject.toml", "environment.yml", "LICENSE")

@@ -30,18 +30,14 @@ GiB of address space it never uses, so an address-space limit breaks GPU kernels
 the data limit counts memory the process can actually write to. Shared anonymous mappings
 are not counted by ``RLIMIT_DATA``; set ``address_space_bytes`` too on CPU-only graders.
 
-What this does *not* contain (the kernel runs under the grader's user id, so it can read
-what that user can read, including ``/proc`` of the grader) is described in
-``docs/grading.md``. Two ways to contain more: :func:`isolation_prefix` (Linux namespaces
-via ``unshare``: no network, its own ``/proc``, the solutions, submissions, gradebook and
-credentials hidden, other kernels out of sight), or any container or sandbox command put
-in front of the launcher as a prefix (see :func:`kernel_command`).
+Namespaces, read-only mounts and a user id of its own come from the prefix the kernel
+runs inside (:mod:`cnncourse.grading.containment`, or any container command, see
+:func:`kernel_command`); ``docs/grading.md`` says what each level contains.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import stat
@@ -150,75 +146,6 @@ def parse_prefix(text: str) -> list[str]:
     return words
 
 
-# --------------------------------------------------------------------------- isolation (Linux)
-
-#: grader-side files a kernel has no business reading, hidden by ``isolation_prefix`` when present
-SENSITIVE_HOME_ENTRIES = (".ssh", ".aws", ".gnupg", ".netrc", ".git-credentials", ".pypirc", ".kube", ".docker",
-                          ".config/gcloud", ".config/gh", ".jupyter", ".ipython")
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@-]+$")
-
-
-def isolation_prefix(hide: Iterable[Path], private_root: Path, keep_dir: Path) -> list[str]:
-    """A kernel prefix running the kernel in new mount, PID and network namespaces (``unshare``).
-
-    Inside, the kernel sees only its own processes (``/proc`` is its own), has no network
-    (so the runner must use the ``ipc`` transport), finds every path in ``hide`` empty (a
-    read-only tmpfs over folders, ``/dev/null`` over files), and of ``private_root`` (the
-    folder holding every submission's working directory) sees only its own folder: other
-    students' kernels graded at the same time are out of reach. Nothing changes outside the
-    kernel's namespace.
-
-    Args:
-        hide: folders and files to hide (those that do not exist are skipped).
-        private_root: the ``workdir_root`` of the runs; each run's folder is a direct child.
-        keep_dir: an empty folder outside ``private_root`` used while re-mounting.
-
-    Needs root, or unprivileged user namespaces (then ``--user --map-root-user`` is added).
-    """
-    for path in (private_root, keep_dir):
-        if not _SAFE_PATH.match(str(path)):
-            raise ValueError(f"isolation needs a plain path for {path} (letters, digits, . _ - / + @)")
-    script = [
-        "set -e",
-        'base="$(dirname "{workdir}")"',
-        f'mount --bind "$base" {shlex.quote(str(keep_dir))}',
-        f"mount -t tmpfs -o size=1m,mode=0755 cnncourse-private {shlex.quote(str(private_root))}",
-        'mkdir -p "$base"',
-        f'mount --bind {shlex.quote(str(keep_dir))} "$base"',
-    ]
-    for path in hide:
-        path = Path(path)
-        if path.is_dir():
-            script.append(f"mount -t tmpfs -o size=16k,mode=0555,ro cnncourse-hidden {shlex.quote(str(path))}")
-        elif path.is_file():
-            script.append(f"mount --bind /dev/null {shlex.quote(str(path))}")
-    script.append('exec "$@"')
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    return ["unshare", *user, "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--",
-            "sh", "-c", "\n".join(script), "sh"]
-
-
-def isolation_problem() -> str | None:
-    """Why :func:`isolation_prefix` cannot work on this machine, or ``None`` when it can."""
-    if not sys.platform.startswith("linux"):
-        return "isolation uses Linux namespaces (unshare); use --kernel-prefix with a container elsewhere"
-    if shutil.which("unshare") is None:
-        return "isolation needs the unshare command (util-linux)"
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    import subprocess
-
-    try:
-        probe = subprocess.run(["unshare", *user, "--mount", "--pid", "--fork", "--mount-proc", "--net", "--",
-                                "sh", "-c", "mount -t tmpfs none /mnt 2>/dev/null || mount -t tmpfs none /tmp"],
-                               capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"unshare could not run: {error}"
-    if probe.returncode != 0:
-        return (f"unshare cannot create namespaces here ({probe.stderr.strip() or probe.returncode}): run as root, "
-                f"enable unprivileged user namespaces, or use --kernel-prefix with a container")
-    return None
-
-
 def scrubbed_environment(workdir: Path, site_dir: Path, profile: str = "quick",
                          pass_env: Iterable[str] = (), extra: Mapping[str, str] | None = None,
                          base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -303,6 +230,38 @@ def stage_package(site_dir: Path, exclude: Iterable[str] = (), package_dir: Path
     for path in sorted(target.rglob("*"), reverse=True) + [target]:
         mode = path.stat().st_mode
         path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return target
+
+
+def package_snapshot(exclude: Iterable[str] = (), package_dir: Path | None = None) -> dict[str, bytes]:
+    """The files of the ``cnncourse`` package, read now: ``{path relative to the package: bytes}``.
+
+    The autograder reads the package once, before any submission runs, and writes each
+    kernel's copy from this snapshot (:func:`write_package`), so that nothing a kernel writes
+    into the package on disk reaches the next submission.
+    """
+    package_dir = Path(package_dir or Path(__file__).resolve().parents[1])
+    excluded = {Path(e).as_posix() for e in exclude}
+    files = {}
+    for path in sorted(package_dir.rglob("*")):
+        relative = path.relative_to(package_dir).as_posix()
+        if (path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts
+                and not relative.endswith((".pyc", ".pyo")) and relative not in excluded):
+            files[relative] = path.read_bytes()
+    return files
+
+
+def write_package(site_dir: Path, files: dict[str, bytes], name: str = "cnncourse") -> Path:
+    """Write a :func:`package_snapshot` into ``site_dir/name``, read-only; return the package folder."""
+    target = Path(site_dir) / name
+    for relative, data in files.items():
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(0o444)
+    for folder in sorted((p for p in target.rglob("*") if p.is_dir()), reverse=True) + [target]:
+        folder.chmod(0o555)
+    Path(site_dir).chmod(0o755)
     return target
 
 

@@ -1,0 +1,151 @@
+"""Forbidding named callables while a student's function runs: when the exercise is to write the thing.
+
+``check.function(student, reference, cases, what, forbid=["cnncourse.ops.cross_correlate2d",
+"keras.ops.conv"])`` (or ``with check.forbidding([...]):``) runs the student's code with those
+callables off limits:
+
+- each named attribute is replaced, for the duration, by a stand-in that raises
+  :class:`ForbiddenCall` with a hint ("the exercise is to write it yourself"), also where
+  the student's function holds it in its globals, closure or default arguments;
+- a profile hook (``sys.setprofile``) watches every call in the meantime and catches the
+  forbidden function reached any other way (an alias kept in a list, ``__wrapped__``, a
+  ``functools.partial``), by its code object or, for a C function, by identity;
+- a student function that switches the hook off is caught too.
+
+Names that do not resolve (a package not installed, a module not imported yet and not
+importable) are skipped: forbidding a name never breaks a check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+
+class ForbiddenCall(AssertionError):
+    """The student's code called a callable the exercise forbids."""
+
+    def __init__(self, verdict: str):
+        super().__init__(verdict)
+        self.verdict = verdict
+
+    def _render_traceback_(self) -> list[str]:
+        return self.verdict.splitlines()
+
+
+def message(name: str, what: str = "") -> str:
+    """The verdict of a forbidden call."""
+    about = f" in {what}" if what else ""
+    return (f"✘ your code{about} calls {name}: the exercise is to write this yourself, so it may not call the "
+            f"library's version. Compute it with loops or NumPy operations instead.")
+
+
+def resolve(name: str) -> tuple[Any, str, Any] | None:
+    """``"keras.ops.conv"`` → ``(owner object, attribute name, the callable)``, or ``None`` if it does not resolve."""
+    parts = name.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            owner = sys.modules.get(module_name) or importlib.import_module(module_name)
+        except Exception:  # noqa: BLE001 - not installed, fails to import: nothing to forbid
+            continue
+        for attribute in parts[split:-1]:
+            owner = getattr(owner, attribute, None)
+            if owner is None:
+                return None
+        value = getattr(owner, parts[-1], None)
+        return (owner, parts[-1], value) if callable(value) else None
+    return None
+
+
+def _codes(value: Any) -> set:
+    codes = set()
+    for candidate in {value, inspect.unwrap(value) if callable(value) else value}:
+        code = getattr(candidate, "__code__", None) or getattr(getattr(candidate, "__func__", None), "__code__", None)
+        if code is not None:
+            codes.add(code)
+    return codes
+
+
+@contextmanager
+def forbidding(names: Iterable[str], what: str = "", functions: Iterable[Callable] = ()) -> Iterator[None]:
+    """Forbid the callables ``names`` inside the ``with`` block (see the module doc).
+
+    Args:
+        names: dotted names, e.g. ``["cnncourse.ops.cross_correlate2d", "scipy.signal.correlate2d"]``.
+        what: the exercise, for the verdict.
+        functions: the student's functions whose globals, closures and defaults are searched
+            for aliases of the forbidden callables.
+
+    Raises:
+        ForbiddenCall: (at the end of the block) when the code called one, however it got it.
+    """
+    names = [n for n in dict.fromkeys(names)]
+    resolved = {name: found for name in names if (found := resolve(name)) is not None}
+    forbidden_ids = {id(value): name for name, (_, _, value) in resolved.items()}
+    codes = {code: name for name, (_, _, value) in resolved.items() for code in _codes(value)}
+    called: list[str] = []
+
+    def stand_in(name: str) -> Callable:
+        def forbidden(*args: Any, **kwargs: Any):
+            called.append(name)
+            raise ForbiddenCall(message(name, what))
+
+        forbidden.__name__ = name.rsplit(".", 1)[-1]
+        return forbidden
+
+    restore: list[tuple[Callable, tuple]] = []
+
+    def swap(setter: Callable, getter_value: Any, replacement: Any, *where: Any) -> None:
+        setter(*where, replacement)
+        restore.append((setter, (*where, getter_value)))
+
+    for name, (owner, attribute, value) in resolved.items():
+        try:
+            swap(setattr, value, stand_in(name), owner, attribute)
+        except (AttributeError, TypeError):
+            pass
+    for function in functions:
+        function = inspect.unwrap(function) if callable(function) else function
+        namespace = getattr(function, "__globals__", None)
+        if isinstance(namespace, dict):
+            for key, value in list(namespace.items()):
+                if callable(value) and id(value) in forbidden_ids:
+                    swap(dict.__setitem__, value, stand_in(forbidden_ids[id(value)]), namespace, key)
+        for cell in getattr(function, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if callable(value) and id(value) in forbidden_ids:
+                swap(setattr, value, stand_in(forbidden_ids[id(value)]), cell, "cell_contents")
+        defaults = getattr(function, "__defaults__", None)
+        if defaults and any(callable(d) and id(d) in forbidden_ids for d in defaults):
+            replaced = tuple(stand_in(forbidden_ids[id(d)]) if callable(d) and id(d) in forbidden_ids else d
+                             for d in defaults)
+            swap(setattr, defaults, replaced, function, "__defaults__")
+
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            called.append(codes[frame.f_code])
+        elif event == "c_call" and id(arg) in forbidden_ids:
+            called.append(forbidden_ids[id(arg)])
+
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    switched_off = False
+    try:
+        yield
+    finally:
+        switched_off = sys.getprofile() is not watch
+        sys.setprofile(previous)
+        for setter, arguments in reversed(restore):
+            setter(*arguments)
+    if switched_off and resolved:
+        raise ForbiddenCall(f"✘ your code{f' in {what}' if what else ''} turned off the grader's call monitor "
+                            f"(sys.setprofile): the check cannot tell whether it wrote the computation itself")
+    if called:
+        raise ForbiddenCall(message(called[0], what))
