@@ -3,8 +3,8 @@
 :func:`containment_for_batch` decides, once per batch, how every kernel of the batch runs:
 
 - **contained** (the default wherever ``unshare`` works): each kernel is PID 1 of its own
-  PID namespace (``unshare --pid --fork --kill-child``), so every process it starts, even
-  one that calls ``setsid``, dies with it; it has its own ``/proc`` (no other process's
+  PID namespace (``unshare --pid --fork --kill-child``, itself killed when the grader dies),
+  so every process it starts, even one that calls ``setsid``, dies with it; it has its own ``/proc`` (no other process's
   command line, environment or files), no network, and its own mount namespace in which
   the solutions, the submissions, the gradebook and its CSV, the feedback and autograded
   folders, ``.git`` folders and the grader's credentials are empty, every other mount is
@@ -159,8 +159,9 @@ def isolation_prefix(hide: Iterable[Path], private_root: Path, keep_dir: Path, u
     drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     script.append("exec " + " ".join(drop) + ' "$@"')
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    return ["unshare", *user, "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--",
-            "sh", "-c", "\n".join(script), "sh"]
+    # setpriv --pdeathsig: unshare dies with the grader, and --kill-child takes the kernel with it
+    return ["setpriv", "--pdeathsig", "KILL", "unshare", *user, "--mount", "--pid", "--fork", "--kill-child",
+            "--mount-proc", "--net", "--", "sh", "-c", "\n".join(script), "sh"]
 
 
 def git_folders(path: Path) -> list[Path]:
