@@ -173,7 +173,7 @@ import operator, numpy, builtins
 operator.index = lambda value: 0
 numpy.array_equal = lambda *args, **kwargs: True
 numpy.allclose = lambda *args, **kwargs: True
-builtins.isinstance = lambda *args: True
+builtins.abs = lambda value: 0
 '''
 
 SHADOW_BUILTINS = '''
@@ -248,7 +248,7 @@ def welcome_attacks(root: Path) -> list[Attack]:
                review=("set_custom_exc", "no verdict came back")),  # the transformer blanks the harness's call too
         Attack("patches_checks", "patching", _notebook_writer(b.notebook(
             {"conv_output_size": PATCH_CHECKS + "def conv_output_size(*args, **kwargs):\n    return 0"})), zero,
-               review=("operator.index was replaced", "numpy.array_equal was replaced")),
+               review=("operator.index was replaced", "numpy.array_equal was replaced", "builtins.abs")),
         Attack("writes_grader_files", "poisoning", _notebook_writer(b.notebook(
             {"conv_output_size": WRITE_GRADER.format(check=str(REPO / "cnncourse" / "grading" / "check.py"),
                                                      solution=str(WELCOME)) +
