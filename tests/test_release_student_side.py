@@ -82,3 +82,12 @@ def test_the_release_readme_uses_commands_that_work_after_make_lab(release):
         for command in ("cnncourse doctor", "cnncourse validate"):
             if command in line:
                 assert f".venv/bin/{command}" in line or f"make {command.split()[1]}" in line, line
+
+
+def test_the_release_installs_the_tested_versions(release):
+    assert (release / "constraints.txt").read_text() == (REPO / "constraints.txt").read_text()
+    makefile = (release / "Makefile").read_text()
+    install_lines = [line for line in makefile.splitlines() if "pip install" in line and " -e ." in line]
+    assert install_lines and all("-c constraints.txt" in line for line in install_lines), install_lines
+    assert "(3, 11)" in makefile and "3.10" not in makefile
+    assert "Python 3.11 or newer" in (release / "README.md").read_text()

@@ -57,7 +57,7 @@ INSTRUCTOR_ONLY_MODULES = (
     "grading/containment.py",
 )
 MARKER = ".cnncourse-release"
-COPIED_FILES = ("pyproject.toml", "environment.yml", "LICENSE")
+COPIED_FILES = ("pyproject.toml", "environment.yml", "constraints.txt", "LICENSE")
 
 
 class ReleaseLeakError(RuntimeError):
@@ -247,11 +247,11 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
 .PHONY: lab install validate doctor clean
 
-$(STAMP): pyproject.toml
-\t@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.x")'
+$(STAMP): pyproject.toml constraints.txt
+\t@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.x")'
 \t$(PYTHON) -m venv $(VENV)
 \t$(BIN)/python -m pip install --quiet --upgrade pip
-\t$(BIN)/python -m pip install --quiet --progress-bar off -e .
+\t$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e .
 \t@touch $(STAMP)
 \t@echo "Installed the course into $(VENV)."
 
@@ -288,7 +288,7 @@ is right, and if not, what went wrong.
 
 ## Set up and start
 
-You need Python 3.10 or newer and `make`.
+You need Python 3.11 or newer and `make`.
 
     make lab
 
