@@ -133,7 +133,7 @@ def test_decode_caps_large_scales_instead_of_overflowing():
 
     from cnncourse.runtime import import_tensorflow
 
-    tf = import_tensorflow()
+    import_tensorflow()
     anchors = np.array([[0, 0, 16, 16], [10, 10, 20, 30]], float)
     deltas = np.array([[0.0, 0.0, 1000.0, 5.0], [0.5, -0.5, -2.0, 800.0]])
     cap = B.DEFAULT_MAX_LOG_SCALE

@@ -185,7 +185,7 @@ def _restore():
         for callback in planted:
             evidence.append(f"an IPython {event!r} callback was registered ({_GETATTR(callback, '__name__', '?')})")
             callbacks.remove(callback)
-    exceptions, handler = shell.custom_exceptions, shell.CustomTB
+    handler = shell.CustomTB
     if handler is not _STATE["custom"][1] and _student_made(handler):
         evidence.append("a custom exception handler was installed (set_custom_exc)")
         shell.custom_exceptions, shell.CustomTB = _STATE["custom"]
