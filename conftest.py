@@ -25,6 +25,10 @@ if IPyNbCell is not None and not getattr(IPyNbCell, "_cnncourse_ignores_stderr",
     _compare_outputs = IPyNbCell.compare_outputs
 
     def compare_outputs(self, test, ref, skip_compare=None):
+        if os.environ.get("CNNCOURSE_PROFILE", "").strip().lower() == "full":
+            # the stored outputs are the quick profile's: in the full profile nbval checks that every
+            # cell runs and every check in it passes, not that it prints the quick numbers
+            return True
         return _compare_outputs(self, _without_stderr(test), _without_stderr(ref), skip_compare)
 
     IPyNbCell.compare_outputs = compare_outputs

@@ -41,9 +41,12 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "01_convolution_by_hand": {
         # photo_size: side of the photos filtered; timing_size: side of the timed image;
-        # learn_patches / learn_steps: data and gradient steps of "learning a kernel"
-        "quick": {"photo_size": 192, "timing_size": 128, "learn_patches": 16, "learn_steps": 400},
-        "full": {"photo_size": 384, "timing_size": 256, "learn_patches": 64, "learn_steps": 600},
+        # learn_patches / learn_steps: data and gradient steps of "learning a kernel";
+        # learn_max_error: largest allowed difference between the learned and the hidden kernel
+        "quick": {"photo_size": 192, "timing_size": 128, "learn_patches": 16, "learn_steps": 400,
+                  "learn_max_error": 0.05},
+        "full": {"photo_size": 384, "timing_size": 256, "learn_patches": 64, "learn_steps": 600,
+                 "learn_max_error": 0.01},
     },
     "02_pooling_receptive_fields": {
         # photo_size: side of the photos; rf_input_size: input side of the receptive-field models;
@@ -55,15 +58,21 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # compare_epochs: MLP vs ConvNet; sgd_epochs: the hand-written loop and its model.fit twin;
         # activation_*: CIFAR-like shapes, epochs and learning rates of the ReLU/tanh/sigmoid race;
         # dropout_*: the small training set and epochs of the dropout experiment;
-        # final_epochs: the LeNet that must reach 99% on the digits test split
+        # final_epochs: the LeNet that must reach 99% on the digits test split;
+        # mnist_train_size: training images taken from tfds's MNIST when it is prepared (None: the
+        # offline digits only); *_target: test / validation accuracy each training cell asserts
         "quick": {"compare_epochs": 10, "sgd_epochs": 2, "activation_train_size": 1500, "activation_epochs": 5,
                   "activation_learning_rates": (0.03,), "activation_target_error": 0.7,
                   "dropout_train_size": 300, "dropout_epochs": 15,
-                  "final_epochs": 30},
+                  "final_epochs": 30, "mnist_train_size": None,
+                  "mlp_target": 0.93, "convnet_target": 0.95, "sgd_target": 0.85, "dropout_target": 0.9,
+                  "final_target": 0.99},
         "full": {"compare_epochs": 15, "sgd_epochs": 5, "activation_train_size": 5000, "activation_epochs": 15,
                  "activation_learning_rates": (0.01, 0.03, 0.1), "activation_target_error": 0.3,
                  "dropout_train_size": 300, "dropout_epochs": 30,
-                 "final_epochs": 30},
+                 "final_epochs": 30, "mnist_train_size": 20000,
+                 "mlp_target": 0.95, "convnet_target": 0.97, "sgd_target": 0.9, "dropout_target": 0.93,
+                 "final_target": 0.992},
     },
     "04_architectures": {
         # depth_*: the plain vs residual experiment (shape-class images and their side, epochs,
@@ -77,11 +86,16 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "08_localization_and_detection": {
         # loc_*: single-object shapes for classification + localisation (images, epochs of the
         # L2 phase, epochs of each fine-tuning run); det_*: multi-object shapes for the R-CNN
-        # (training and test images); rcnn_epochs: epochs of the R-CNN's crop network
+        # (training and test images); rcnn_epochs: epochs of the R-CNN's crop network;
+        # *_target: the quality each training cell asserts (accuracy, mean IoU, IoU gain, AP@0.5)
         "quick": {"loc_train_images": 3000, "loc_test_images": 500, "loc_epochs": 8, "loc_finetune_epochs": 3,
-                  "det_train_images": 200, "det_test_images": 150, "rcnn_epochs": 8},
+                  "det_train_images": 200, "det_test_images": 150, "rcnn_epochs": 8,
+                  "loc_accuracy_target": 0.95, "loc_iou_target": 0.7, "finetune_iou_target": 0.8,
+                  "objectness_target": 0.85, "regression_gain_target": 0.05, "map_target": 0.7},
         "full": {"loc_train_images": 10000, "loc_test_images": 1000, "loc_epochs": 20, "loc_finetune_epochs": 6,
-                 "det_train_images": 1000, "det_test_images": 500, "rcnn_epochs": 16},
+                 "det_train_images": 1000, "det_test_images": 500, "rcnn_epochs": 16,
+                 "loc_accuracy_target": 0.97, "loc_iou_target": 0.75, "finetune_iou_target": 0.85,
+                 "objectness_target": 0.88, "regression_gain_target": 0.08, "map_target": 0.8},
     },
 }
 
