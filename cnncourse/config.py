@@ -97,6 +97,28 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                  "loc_accuracy_target": 0.97, "loc_iou_target": 0.75, "finetune_iou_target": 0.85,
                  "objectness_target": 0.88, "regression_gain_target": 0.08, "map_target": 0.8},
     },
+    "12_beyond_images": {
+        # text_*: negation sentences (train / test sentences, epochs, embedding size, filters per
+        # width) of the Kim classifier; text_target: its test accuracy; bow_margin: how far it must
+        # beat the bag-of-words baseline; signal_*: chirp series (count, samples, epochs, accuracy);
+        # clip_*: moving-shape clips (train / test clips, frames, side) and the epochs of the 3D and
+        # single-frame 2D CNNs; video_target: the 3D CNN's accuracy; video_margin: how far it must beat
+        # the single-frame 2D CNN; imdb_*: the real-review opt-in (used only when tfds has the data)
+        "quick": {"text_train_size": 1500, "text_test_size": 1000, "text_epochs": 5, "embedding_dim": 16,
+                  "text_filters": 16, "text_target": 0.95, "bow_margin": 0.3,
+                  "signal_train_size": 1200, "signal_test_size": 600, "signal_length": 128, "signal_epochs": 6,
+                  "signal_target": 0.8,
+                  "clip_train_size": 800, "clip_test_size": 400, "clip_frames": 6, "clip_size": 12,
+                  "video_epochs": 5, "video_target": 0.85, "video_margin": 0.45,
+                  "imdb_reviews": False, "imdb_epochs": 2, "imdb_target": 0.85},
+        "full": {"text_train_size": 8000, "text_test_size": 2000, "text_epochs": 10, "embedding_dim": 32,
+                 "text_filters": 64, "text_target": 0.99, "bow_margin": 0.4,
+                 "signal_train_size": 8000, "signal_test_size": 2000, "signal_length": 256, "signal_epochs": 15,
+                 "signal_target": 0.88,
+                 "clip_train_size": 5000, "clip_test_size": 1000, "clip_frames": 8, "clip_size": 24,
+                 "video_epochs": 10, "video_target": 0.97, "video_margin": 0.6,
+                 "imdb_reviews": True, "imdb_epochs": 3, "imdb_target": 0.87},
+    },
 }
 
 

@@ -33,6 +33,13 @@ Usage summary::
     results = data.to_coco_detections(boxes, labels, scores, bounding_box_format="xyxy")
     stats = data.coco_evaluate(gt, results)            # {"AP": ..., "AP50": ..., ...}
 
+    # Beyond images: sequences whose label depends on order, clips whose label is the motion.
+    text = data.make_negation_sentences(2000, seed=0)  # tokens (N, 16) int32, 0-padded; labels (N,)
+    text.text(0), text.vocabulary                      # "the plot was not good but ...", the words
+    data.bag_of_words(text.tokens)                     # (N, V) word counts: the order forgotten
+    signals = data.make_chirp_signals(1000, length=256)   # (N, 256, 1) float32: rising / falling chirp
+    clips = data.make_motion_clips(1000, frames=8, size=16)   # (N, T, H, W, 1) float32: right/left/down/up
+
     # Plots.
     data.show_images(x_train[:16], y_train[:16], class_names=("0", ..., "9"))
     data.show_shapes(shapes)                           # boxes, names and masks
@@ -54,6 +61,8 @@ from cnncourse.data.coco import coco_evaluate, coco_ground_truth, to_coco, to_co
 from cnncourse.data.plot import show_detections, show_images, show_shapes
 from cnncourse.data.real import SAMPLE_IMAGES, load_digits, load_faces, sample_image, sample_images
 from cnncourse.data.shape_classes import ShapeClassData, load_shape_classes, make_shape_classes
+from cnncourse.data.clips import ClipData, make_motion_clips
+from cnncourse.data.sentences import SentenceData, bag_of_words, make_negation_sentences
 from cnncourse.data.shapes import (
     SHAPE_NAMES,
     ShapesData,
@@ -63,18 +72,23 @@ from cnncourse.data.shapes import (
     make_single_shapes,
     shapes_dataset,
 )
+from cnncourse.data.signals import SignalData, make_chirp_signals
 from cnncourse.data.splits import ArraySplit, Splits, to_dataset
 from cnncourse.data.tfds import DatasetNotAvailableError, load_tfds
 
 __all__ = [
     "ArraySplit",
+    "ClipData",
     "DatasetNotAvailableError",
     "SAMPLE_IMAGES",
     "SHAPE_NAMES",
+    "SentenceData",
     "ShapeClassData",
     "ShapesData",
+    "SignalData",
     "SingleShapeData",
     "Splits",
+    "bag_of_words",
     "coco_evaluate",
     "coco_ground_truth",
     "iter_shapes",
@@ -82,6 +96,9 @@ __all__ = [
     "load_faces",
     "load_shape_classes",
     "load_tfds",
+    "make_chirp_signals",
+    "make_motion_clips",
+    "make_negation_sentences",
     "make_shape_classes",
     "make_shapes",
     "make_single_shapes",

@@ -1,6 +1,6 @@
 """Real datasets from TensorFlow Datasets (tfds), for scaling up on a GPU: opt-in, never downloaded by default.
 
-One function, :func:`load_tfds`, gives five datasets in this package's conventions:
+One function, :func:`load_tfds`, gives six datasets in this package's conventions:
 
 ==================  ====================================================================
 ``mnist``           ``(images, labels)`` batches: float32 ``(B, 28, 28, 1)`` in [0, 1], int32
@@ -11,6 +11,8 @@ One function, :func:`load_tfds`, gives five datasets in this package's conventio
 ``voc/2007``        Keras dicts ``{"images", "bounding_boxes": {"boxes", "labels"}}``,
                     resized to ``image_size``; boxes in pixels of the resized image in
                     ``bounding_box_format``, padded with -1 to ``max_boxes``
+``imdb_reviews``    ``(texts, labels)`` batches: tf.string ``(B,)`` movie reviews, int32
+                    ``(B,)`` (1 positive, 0 negative); tokenise with ``TextVectorization``
 ==================  ====================================================================
 
 Nothing is downloaded unless you pass ``download=True``. When the data is not already
@@ -46,6 +48,7 @@ DOWNLOAD_SIZES = {
     "cifar10": "162.17 MiB",
     "oxford_iiit_pet": "773.52 MiB",
     "voc/2007": "868.85 MiB",
+    "imdb_reviews": "80.23 MiB",
 }
 
 #: What to use instead, offline.
@@ -55,6 +58,7 @@ OFFLINE_SUBSTITUTES = {
     "cifar10": "cnncourse.data.load_shape_classes('shapes') or ('textures') (10 classes of 32x32 RGB)",
     "oxford_iiit_pet": "cnncourse.data.make_shapes(...) (semantic masks) or make_single_shapes(...)",
     "voc/2007": "cnncourse.data.make_shapes(...) (boxes, labels and masks)",
+    "imdb_reviews": "cnncourse.data.make_negation_sentences(...) (generated sentences with negation)",
 }
 
 SUPPORTED_DATASETS = tuple(DOWNLOAD_SIZES)
@@ -141,7 +145,7 @@ def load_tfds(
 
     Args:
         name: one of ``mnist``, ``fashion_mnist``, ``cifar10``, ``oxford_iiit_pet``,
-            ``voc/2007``.
+            ``voc/2007``, ``imdb_reviews``.
         split: a tfds split string (``"train"``, ``"test"``, ``"train[:10%]"``, …; VOC also
             has ``"validation"``).
         data_dir: where the prepared data lives (passed to ``tfds.builder``); ``None`` means
@@ -202,6 +206,9 @@ def load_tfds(
         dataset = dataset.map(_classification_example(tf, image_size), num_parallel_calls=tf.data.AUTOTUNE)
     elif name == "oxford_iiit_pet":
         dataset = dataset.map(_pet_example(tf, image_size or 128), num_parallel_calls=tf.data.AUTOTUNE)
+    elif name == "imdb_reviews":
+        dataset = dataset.map(lambda example: (example["text"], tf.cast(example["label"], tf.int32)),
+                              num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(
             _voc_example(tf, image_size or 256, max_boxes, bounding_box_format), num_parallel_calls=tf.data.AUTOTUNE

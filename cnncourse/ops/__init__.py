@@ -54,6 +54,9 @@ Accounting (:mod:`cnncourse.ops.accounting`)::
     separable_conv_params(kernel_size, in_channels, out_channels, depth_multiplier=1)
     conv_macs(output_size, kernel_size, in_channels, out_channels, groups=1)
     separable_conv_macs(output_size, kernel_size, in_channels, out_channels)
+    conv2plus1d_params(kernel_size, in_channels, out_channels, mid_channels=None)   # video: (2+1)D
+    conv2plus1d_macs(output_size, kernel_size, in_channels, out_channels, mid_channels=None)
+    conv2plus1d_mid_channels(kernel_size, in_channels, out_channels)   # as many weights as the 3D conv
     receptive_field([3, (2, 2), LayerSpec(3, dilation=2)])   # ReceptiveField(size, jump, offset)
     receptive_field_of_model(keras_model, up_to="conv3")
 
@@ -74,6 +77,9 @@ Worked examples from the lecture decks (all reproduced by the tests)::
 from cnncourse.ops.accounting import (
     LayerSpec,
     ReceptiveField,
+    conv2plus1d_macs,
+    conv2plus1d_mid_channels,
+    conv2plus1d_params,
     conv_macs,
     conv_output_size,
     conv_params,
@@ -146,6 +152,9 @@ __all__ = [
     "separable_conv_params",
     "conv_macs",
     "separable_conv_macs",
+    "conv2plus1d_mid_channels",
+    "conv2plus1d_params",
+    "conv2plus1d_macs",
     "LayerSpec",
     "ReceptiveField",
     "receptive_field",

@@ -17,6 +17,10 @@ Examples from the lectures::
     conv_macs((28, 28), 5, 192, 32)                  # 120,422,400  ("120.422 million ops")
     conv_macs((28, 28), 1, 192, 16) + conv_macs((28, 28), 5, 16, 32)  # 12,443,648 ("12.4 million")
     conv_output_size(7, 3)                           # 5
+
+A 3D convolution (video: time, rows, columns) takes tuple sizes in the same functions:
+``conv_params((3, 3, 3), 64, 64)``, ``conv_macs((8, 28, 28), (3, 3, 3), 64, 64)``; its (2+1)D
+factorisation has :func:`conv2plus1d_params` and :func:`conv2plus1d_macs`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, NamedTuple
 
-from cnncourse._validation import check_int_sequence, check_positive_int, describe, is_int
+from cnncourse._validation import check_int_sequence, check_int_tuple, check_positive_int, describe, is_int
 from cnncourse.ops.padding import effective_kernel_size, resolve_padding, same_padding
 
 # --------------------------------------------------------------------------------------
@@ -215,6 +219,94 @@ def separable_conv_macs(output_size, kernel_size, in_channels, out_channels, dep
     positions = _window_area(output_size, "output_size")
     return positions * separable_conv_params(kernel_size, in_channels, out_channels, depth_multiplier,
                                              use_bias=False)
+
+
+# --------------------------------------------------------------------------------------
+# Video: 3D convolutions and their (2+1)D factorisation
+# --------------------------------------------------------------------------------------
+
+
+def _kernel_3d(kernel_size):
+    """``(t, kh, kw)`` from an int ``k`` (a ``k x k x k`` kernel) or a tuple of 3 positive ints."""
+    return check_int_tuple("kernel_size", kernel_size, 3)
+
+
+def conv2plus1d_mid_channels(kernel_size, in_channels, out_channels):
+    """Channels ``M`` between the two halves of a (2+1)D block with as many weights as the 3D convolution.
+
+    R(2+1)D (Tran et al. 2018) replaces a ``t x k x k`` convolution from ``Cin`` to ``Cout``
+    channels by a ``1 x k x k`` (spatial) one to ``M`` channels and a ``t x 1 x 1``
+    (temporal) one to ``Cout``, with ``M = floor(t k² Cin Cout / (k² Cin + t Cout))``, so that
+    both hold about the same number of weights (and the block gets an extra nonlinearity).
+
+    Example:
+        >>> conv2plus1d_mid_channels(3, 64, 64)
+        144
+    """
+    t, kh, kw = _kernel_3d(kernel_size)
+    in_channels = check_positive_int("in_channels", in_channels)
+    out_channels = check_positive_int("out_channels", out_channels)
+    return (t * kh * kw * in_channels * out_channels) // (kh * kw * in_channels + t * out_channels)
+
+
+def conv2plus1d_params(kernel_size, in_channels, out_channels, mid_channels=None, use_bias=True):
+    """Weights of a (2+1)D block: ``Conv3D(M, (1, kh, kw))`` then ``Conv3D(Cout, (t, 1, 1))``.
+
+    ``(kh * kw * Cin + 1) * M + (t * M + 1) * Cout`` (the ``+ 1`` s are the biases). Compare
+    with ``conv_params((t, kh, kw), Cin, Cout)`` for the full 3D convolution.
+
+    Args:
+        kernel_size: ``(t, kh, kw)``, or ``k`` for ``(k, k, k)``.
+        in_channels, out_channels: ``Cin``, ``Cout``.
+        mid_channels: ``M``; default :func:`conv2plus1d_mid_channels` (as many weights as the 3D one).
+        use_bias: both convolutions have biases.
+
+    Example (a 3x3x3 convolution from 64 to 64 channels and its factorisation, no biases):
+        >>> conv_params((3, 3, 3), 64, 64, use_bias=False), conv2plus1d_params(3, 64, 64, use_bias=False)
+        (110592, 110592)
+        >>> conv2plus1d_params(3, 64, 64, mid_channels=64, use_bias=False)
+        49152
+    """
+    t, kh, kw = _kernel_3d(kernel_size)
+    in_channels = check_positive_int("in_channels", in_channels)
+    out_channels = check_positive_int("out_channels", out_channels)
+    if mid_channels is None:
+        mid_channels = conv2plus1d_mid_channels(kernel_size, in_channels, out_channels)
+    mid_channels = check_positive_int("mid_channels", mid_channels)
+    bias = int(bool(use_bias))
+    return (kh * kw * in_channels + bias) * mid_channels + (t * mid_channels + bias) * out_channels
+
+
+def conv2plus1d_macs(output_size, kernel_size, in_channels, out_channels, mid_channels=None,
+                     intermediate_size=None):
+    """Multiply-accumulates of a (2+1)D block: the spatial half plus the temporal half.
+
+    ``positions(intermediate) * M * kh * kw * Cin + positions(output) * Cout * t * M``, to
+    compare with ``conv_macs(output_size, (t, kh, kw), Cin, Cout)`` for the 3D convolution.
+
+    Args:
+        output_size: ``(T, H, W)`` of the block's output.
+        kernel_size: ``(t, kh, kw)`` or ``k``.
+        in_channels, out_channels, mid_channels: as in :func:`conv2plus1d_params`.
+        intermediate_size: ``(T', H, W)`` of the spatial half's output; default ``output_size``
+            (right for stride 1 and "same" padding; with a temporal stride or "valid" padding
+            in time the intermediate map has more frames than the output).
+
+    Example (8 frames of 28x28, 3x3x3 from 64 to 64 channels):
+        >>> conv_macs((8, 28, 28), (3, 3, 3), 64, 64), conv2plus1d_macs((8, 28, 28), 3, 64, 64)
+        (693633024, 693633024)
+    """
+    t, kh, kw = _kernel_3d(kernel_size)
+    in_channels = check_positive_int("in_channels", in_channels)
+    out_channels = check_positive_int("out_channels", out_channels)
+    if mid_channels is None:
+        mid_channels = conv2plus1d_mid_channels(kernel_size, in_channels, out_channels)
+    mid_channels = check_positive_int("mid_channels", mid_channels)
+    output_positions = math.prod(check_int_tuple("output_size", output_size, 3))
+    intermediate_positions = (output_positions if intermediate_size is None
+                              else math.prod(check_int_tuple("intermediate_size", intermediate_size, 3)))
+    return (intermediate_positions * mid_channels * kh * kw * in_channels
+            + output_positions * out_channels * t * mid_channels)
 
 
 # --------------------------------------------------------------------------------------
@@ -534,6 +626,9 @@ __all__ = [
     "separable_conv_params",
     "conv_macs",
     "separable_conv_macs",
+    "conv2plus1d_mid_channels",
+    "conv2plus1d_params",
+    "conv2plus1d_macs",
     "LayerSpec",
     "ReceptiveField",
     "receptive_field",
