@@ -176,23 +176,23 @@ def test_gpu_smoke_runs_every_step_and_prints_the_table(tmp_path):
     result = run_smoke(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     made = calls(tmp_path)
-    assert len(made) == 5
+    assert len(made) == 7
     assert "list_physical_devices" in made[0]
     assert made[1] == "-m cnncourse doctor"
     assert "tests/test_layers.py -k jit or mixed" in made[2]
     assert "-m gpu tests" in made[3]
-    assert made[4].endswith("solutions/03_first_cnns.ipynb solutions/04_architectures.ipynb "
-                            "solutions/08_localization_and_detection.ipynb")
-    assert f"--nbval-record={tmp_path / 'out' / 'nbval'}" in made[4]
+    for call, stem in zip(made[4:], ("03_first_cnns", "04_architectures", "08_localization_and_detection")):
+        assert call.endswith(f"--nbval-record={tmp_path / 'out' / 'nbval' / stem} solutions/{stem}.ipynb"), call
     table = result.stdout[result.stdout.index("GPU smoke test: profile full"):]
-    assert table.count("  ok") == 5 and "total" in table
+    assert table.count("  ok") == 7 and "total" in table
+    assert "over the smoke test's budget" not in table
     assert (tmp_path / "out" / "summary.txt").read_text().startswith("\nGPU smoke test: profile full")
 
 
 def test_gpu_smoke_fails_when_a_step_fails_but_still_reports_every_step(tmp_path):
     result = run_smoke(tmp_path, fail_on="test_layers.py")
     assert result.returncode == 1
-    assert len(calls(tmp_path)) == 5
+    assert len(calls(tmp_path)) == 7
     assert "layers: XLA and mixed_float16 tests" in result.stdout and "FAILED (3)" in result.stdout
     assert "a step failed" in result.stderr
 
@@ -209,4 +209,11 @@ def test_gpu_smoke_dry_run_runs_nothing_and_takes_notebooks_from_the_environment
     assert result.returncode == 0, result.stderr
     assert calls(tmp_path) == []
     assert result.stdout.count("dry-run") == 5 and "solutions/00_welcome.ipynb" in result.stdout
+    assert "over the smoke test's budget" not in result.stdout
+
+
+def test_gpu_smoke_says_when_it_ran_over_its_budget(tmp_path):
+    result = run_smoke(tmp_path, extra_env={"SMOKE_BUDGET": "-1"})
+    assert result.returncode == 0
+    assert "over the smoke test's budget of -1 s" in result.stdout
     assert run_smoke(tmp_path, "--bogus").returncode == 2
