@@ -6,8 +6,9 @@ Run::
     .venv/bin/python benchmarks/bench_boxes.py --images 4000 --nms-batch 8 --nms-boxes 4000 --nms-classes 80
     .venv/bin/python benchmarks/bench_boxes.py --skip-map     # NMS only: 1 image x 1, 3, 20, 80 classes, batches
 
-Prints the median wall time of each method (several repeats, after a warm-up), the ratio
-to the reference measured in the same run, and checks the results agree.
+Prints the median wall time of each method (several repeats, after a warm-up; the NMS
+methods run in turns, so that the machine's load affects them alike), the ratio to the
+reference measured in the same run, and checks the results agree.
 """
 
 from __future__ import annotations
@@ -32,6 +33,20 @@ def median_time(function, repeats):
         function()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(functions, repeats):
+    """Median time of each function, run in turns (A, B, A, B, ...) so that a change in the
+    machine's load affects them alike; ratios between them are what to read."""
+    for function in functions:
+        function()  # warm-up
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for function, measured in zip(functions, times):
+            start = time.perf_counter()
+            function()
+            measured.append(time.perf_counter() - start)
+    return [statistics.median(measured) for measured in times]
 
 
 # ----------------------------------------------------------------------------- mAP
@@ -190,8 +205,7 @@ def bench_nms(batch, num_boxes, num_classes, repeats, iou_threshold=0.5, max_det
             for b in range(batch)
         ]
 
-    reference = median_time(tf_image_loop, repeats)
-    ours = median_time(ours_batched, repeats)
+    reference, ours = interleaved_medians([tf_image_loop, ours_batched], repeats)
     by_hand = median_time(reference_loop, max(1, repeats // 5))
     indices = state["ours"]["indices"].numpy().reshape(batch, -1)
     agree = all(

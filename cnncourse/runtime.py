@@ -15,6 +15,7 @@ import os
 import random
 
 from cnncourse._tensorflow import import_tensorflow  # noqa: F401 - part of this module's API
+from cnncourse._validation import check_seed
 
 DEFAULT_SEED = 0
 
@@ -28,8 +29,7 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
     Args:
         seed: a non-negative integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_seed("seed", seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     import numpy as np

@@ -9,6 +9,7 @@ import pytest
 
 from cnncourse import ops
 from cnncourse.grading import check
+from cnncourse.grading import forbid as forbid_module
 from cnncourse.grading.forbid import ForbiddenCall, forbidding, resolve
 
 FORBID = ["cnncourse.ops.cross_correlate2d", "scipy.signal.correlate2d"]
@@ -73,3 +74,44 @@ def test_unknown_names_are_skipped_and_resolve_reports_none():
     with pytest.raises(ForbiddenCall):
         with forbidding(["numpy.convolve"], "x"):
             np.convolve([1, 2], [1])
+
+
+def test_without_forbids_the_names_only_while_the_students_function_runs(capsys):
+    expected = ops.cross_correlate2d(*CASES[0])  # the reference, outside the student's call
+    check.close(check.call(check.without(by_hand, FORBID), *CASES[0]), expected, "by hand")
+    assert "✔ by hand" in capsys.readouterr().out
+
+    def delegating(x, k):
+        return ops.cross_correlate2d(x, k)
+
+    guarded = check.without(delegating, FORBID)
+    assert guarded.__name__ == "delegating"
+    with pytest.raises(check.CheckFailed, match="in delegating calls cnncourse.ops.cross_correlate2d"):
+        check.close(check.call(guarded, *CASES[0]), expected, "delegating")
+    with pytest.raises(check.CheckFailed, match="in delegating calls cnncourse.ops.cross_correlate2d"):
+        guarded(*CASES[0])  # called directly by a test, too
+    assert ops.cross_correlate2d(*CASES[0]).shape == (3, 4)  # allowed again afterwards
+    with pytest.raises(TypeError, match="names must be a list of dotted names"):
+        check.without(by_hand, "cnncourse.ops.cross_correlate2d")
+
+
+def test_an_answer_that_catches_the_forbidden_call_still_fails():
+    def catching(x, k):
+        try:
+            return ops.cross_correlate2d(x, k)
+        except Exception:  # noqa: BLE001
+            return by_hand(x, k)
+
+    with pytest.raises(check.CheckFailed, match="calls cnncourse.ops.cross_correlate2d"):
+        check.close(check.call(check.without(catching, FORBID), *CASES[0]), by_hand(*CASES[0]), "catching")
+
+
+PRESETS = {name: value for name, value in vars(forbid_module).items() if name.isupper()}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_name_of_every_preset_resolves(preset):
+    """A misspelt name would be skipped silently, leaving the library's version allowed."""
+    names = PRESETS[preset]
+    assert isinstance(names, tuple) and names, f"{preset} must be a non-empty tuple"
+    assert [name for name in names if resolve(name) is None] == []

@@ -59,11 +59,16 @@ def test_every_solution_notebook_has_settings():
     assert stems <= set(config.NOTEBOOK_SETTINGS), f"no settings for {sorted(stems - set(config.NOTEBOOK_SETTINGS))}"
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, True, "0"])
-def test_seed_everything_rejects_bad_seed(seed):
+@pytest.mark.parametrize("seed, error, message", [
+    (-1, ValueError, "seed must be a non-negative integer"),
+    (1.5, TypeError, r"seed must be an integer, got 1.5 \(float\)"),
+    (True, TypeError, r"seed must be an integer, got True \(bool\)"),
+    ("0", TypeError, r"seed must be an integer, got '0' \(str\)"),
+])
+def test_seed_everything_rejects_bad_seed(seed, error, message):
     from cnncourse import seed_everything
 
-    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+    with pytest.raises(error, match=message):
         seed_everything(seed)
 
 

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from cnncourse import figures  # noqa: E402
 from cnncourse.grading import check  # noqa: E402
+from cnncourse.grading.notebook_hooks import install_notebook_hooks  # noqa: E402
 
 
 @pytest.fixture()
@@ -16,7 +17,7 @@ def shell():
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
-    assert check.install_notebook_hooks()
+    assert install_notebook_hooks()
     yield shell
     shell.set_custom_exc((), None)
     InteractiveShell.clear_instance()

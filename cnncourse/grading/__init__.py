@@ -25,7 +25,8 @@ Importing this package inside a notebook also makes an unfinished exercise
 """
 
 from cnncourse.grading import check
+from cnncourse.grading.notebook_hooks import install_notebook_hooks
 
-check.install_notebook_hooks()
+install_notebook_hooks()
 
 __all__ = ["check"]

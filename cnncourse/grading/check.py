@@ -39,37 +39,43 @@ the hint for that mistake) instead of a traceback::
 from __future__ import annotations
 
 import contextlib
-import linecache
+import functools
 import numbers
 import operator
-import os
-import sys
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-PASS_MARK = "✔"
-FAIL_MARK = "✘"
+from cnncourse.grading.verdicts import (  # noqa: F401 - CheckFailed, the marks, raising and hidden mode are the API
+    FAIL_MARK,
+    PASS_MARK,
+    CheckFailed,
+    Text,
+    crashed,
+    failed,
+    is_hidden,
+    is_tensor,
+    matching_wrong_answer,
+    passed,
+    raising,
+    set_hidden,
+    shape_hint,
+    short,
+    values_close,
+)
 
-_hidden = False
 
+def _resolve(got: Any, what: str, hint: str | None, wrong: Mapping[str, Any] | None) -> Any:
+    """The student's value: ``got`` itself, or the result of the :class:`Call` it is."""
+    if not isinstance(got, Call):
+        return got
+    try:
+        return got.function(*got.args, **got.kwargs)
+    except (NotImplementedError, CheckFailed):
+        raise
+    except Exception as error:  # noqa: BLE001 - the student's crash becomes a verdict
+        crashed(what, got.describe(), error, hint, wrong)
 
-class CheckFailed(AssertionError):
-    """A check did not pass. In IPython it renders as its verdict, without a traceback."""
-
-    def __init__(self, verdict: str):
-        super().__init__(verdict)
-        self.verdict = verdict
-
-    def _render_traceback_(self) -> list[str]:  # IPython's hook for custom exceptions
-        return self.verdict.splitlines()
-
-
-class _Text(str):
-    """A value a verdict shows as it is, without quotes (``shape (3, 3)``, ``≥ 0.99``)."""
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 class Call:
@@ -100,166 +106,6 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
     return Call(function, args, kwargs)
 
 
-class raising:  # noqa: N801 - reads as a phrase: wrong={hint: check.raising(ValueError)}
-    """A typical mistake recognised by what it raises, for ``wrong={hint: check.raising(...)}``.
-
-    Args:
-        exception: the exception class the mistake raises (subclasses match too).
-        match: a piece of its message that must appear, e.g. ``"could not be broadcast"``.
-    """
-
-    def __init__(self, exception: type[BaseException] = Exception, match: str | None = None):
-        if not (isinstance(exception, type) and issubclass(exception, BaseException)):
-            raise TypeError(f"check.raising: exception must be an exception class, got {exception!r}")
-        self.exception, self.match = exception, match
-
-    def matches(self, error: BaseException) -> bool:
-        """Whether ``error`` is this mistake."""
-        return isinstance(error, self.exception) and (self.match is None or self.match in str(error))
-
-    def __repr__(self) -> str:
-        return f"check.raising({self.exception.__name__}, {self.match!r})"
-
-
-def _library_folders() -> tuple[str, ...]:
-    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}
-    package = sys.modules.get("cnncourse")
-    if package is not None and getattr(package, "__file__", None):
-        folders.add(os.path.dirname(os.path.abspath(package.__file__)))
-    return tuple(os.path.join(os.path.abspath(folder), "") for folder in folders if folder)
-
-
-def _student_line(traceback) -> str | None:
-    """``"line 9 of cross_correlate2d_loops: out[i, j] = …"``: the deepest frame of the student's own code."""
-    library, found = _library_folders(), None
-    while traceback is not None:
-        frame = traceback.tb_frame
-        filename = frame.f_code.co_filename
-        ours = frame.f_globals is globals() or filename.startswith("<cnncourse")
-        if not ours and not os.path.abspath(filename).startswith(library):
-            found = (filename, traceback.tb_lineno, frame.f_code.co_name, frame.f_globals)
-        traceback = traceback.tb_next
-    if found is None:
-        return None
-    filename, number, function, namespace = found
-    text = linecache.getline(filename, number, namespace).strip()
-    where = "your cell" if function == "<module>" else function
-    return f"line {number} of {where}" + (f": {text}" if text else "")
-
-
-def _crashed(what: str, called: str, error: Exception, hint: str | None, wrong: Mapping[str, Any] | None):
-    """Raise the verdict of a student's code that raised ``error`` inside a check."""
-    if _hidden:
-        raise CheckFailed(f"{FAIL_MARK} a hidden test failed: your code raised {type(error).__name__} on an input "
-                          f"other than the visible examples. Test it on more cases.") from None
-    specific = next((h for h, w in (wrong or {}).items() if isinstance(w, raising) and w.matches(error)), None)
-    lines = [f"{FAIL_MARK} {what}", f"  called:   {called}", f"  raised:   {type(error).__name__}: {error}"]
-    where = _student_line(error.__traceback__)
-    if where:
-        lines.append(f"  at:       {where}")
-    if specific or hint:
-        lines.append(f"  hint:     {specific or hint}")
-    raise CheckFailed("\n".join(lines)) from None
-
-
-def _resolve(got: Any, what: str, hint: str | None, wrong: Mapping[str, Any] | None) -> Any:
-    """The student's value: ``got`` itself, or the result of the :class:`Call` it is."""
-    if not isinstance(got, Call):
-        return got
-    try:
-        return got.function(*got.args, **got.kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the student's crash becomes a verdict
-        _crashed(what, got.describe(), error, hint, wrong)
-
-
-def set_hidden(hidden: bool) -> None:
-    """Turn hidden mode on or off: verdicts then say only whether a hidden test passed."""
-    global _hidden
-    _hidden = bool(hidden)
-
-
-def is_hidden() -> bool:
-    """Whether checks currently run in hidden mode."""
-    return _hidden
-
-
-# --------------------------------------------------------------------------- reporting
-
-
-def _short(value: Any, limit: int = 300) -> str:
-    """A readable one-or-few-line rendering of ``value`` for a verdict."""
-    if isinstance(value, np.ndarray) or _is_tensor(value):
-        array = np.asarray(value)
-        with np.printoptions(precision=4, suppress=True, threshold=40, edgeitems=3, linewidth=90):
-            text = np.array2string(array, separator=", ")
-        text = f"{text}  (shape {array.shape}, dtype {array.dtype})"
-    else:
-        text = repr(value)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text.replace("\n", "\n            ")
-
-
-def _is_tensor(value: Any) -> bool:
-    return hasattr(value, "numpy") and hasattr(value, "shape") and hasattr(value, "dtype")
-
-
-def _passed(what: str, detail: str = "") -> None:
-    if _hidden:
-        print(f"{PASS_MARK} hidden test passed")
-    else:
-        print(f"{PASS_MARK} {what}{detail}")
-
-
-def _failed(what: str, expected: Any = None, got: Any = None, hint: str | None = None,
-            show_values: bool = True, detail: str | None = None) -> None:
-    if _hidden:
-        raise CheckFailed(f"{FAIL_MARK} a hidden test failed: your code works on the visible "
-                          f"example but not on other inputs. Test it on more cases.")
-    lines = [f"{FAIL_MARK} {what}"]
-    if show_values:
-        lines.append(f"  expected: {_short(expected)}")
-        lines.append(f"  got:      {_short(got)}")
-    if detail:
-        lines.append(f"  {detail}")
-    if hint:
-        lines.append(f"  hint:     {hint}")
-    raise CheckFailed("\n".join(lines))
-
-
-def _matching_wrong_answer(got: Any, wrong: Mapping[str, Any] | None, rtol: float, atol: float) -> str | None:
-    for hint, wrong_value in (wrong or {}).items():
-        if isinstance(wrong_value, raising):
-            continue
-        if _values_close(got, wrong_value, rtol, atol):
-            return hint
-    return None
-
-
-def _values_close(a: Any, b: Any, rtol: float, atol: float) -> bool:
-    try:
-        a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    except (TypeError, ValueError):
-        return a == b
-    return a_arr.shape == b_arr.shape and bool(np.allclose(a_arr, b_arr, rtol=rtol, atol=atol, equal_nan=True))
-
-
-def _shape_hint(got_shape: tuple, expected_shape: tuple) -> str:
-    if sorted(got_shape) == sorted(expected_shape):
-        return (f"the shape {got_shape} has the right sizes in the wrong order (expected "
-                f"{expected_shape}): check the axis order, e.g. channels-last HWC vs channels-first CHW")
-    if len(got_shape) == len(expected_shape):
-        diffs = [g - e for g, e in zip(got_shape, expected_shape)]
-        if all(abs(d) <= 2 for d in diffs) and any(diffs):
-            return ("the shape is off by a little: look for an off-by-one in a size or a loop range "
-                    "(for a convolution, O = (I - K + 2P) / S + 1)")
-    else:
-        return f"expected {len(expected_shape)} dimensions, got {len(got_shape)}"
-    return "check how the output size depends on the input size, the kernel, padding and stride"
-
-
 # --------------------------------------------------------------------------- checks
 
 
@@ -275,20 +121,20 @@ def equal(got: Any, expected: Any, what: str, hint: str | None = None,
         wrong: ``{hint: value}`` for typical mistakes; a matching one replaces ``hint``.
     """
     got = _resolve(got, what, hint, wrong)
-    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray) or _is_tensor(got):
+    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray) or is_tensor(got):
         got_arr, exp_arr = np.asarray(got), np.asarray(expected)
         if got_arr.shape != exp_arr.shape:
-            _failed(what, expected, got,
-                    _matching_wrong_answer(got, wrong, 0, 0) or hint or _shape_hint(got_arr.shape, exp_arr.shape))
+            failed(what, expected, got,
+                    matching_wrong_answer(got, wrong, 0, 0) or hint or shape_hint(got_arr.shape, exp_arr.shape))
         ok = bool(np.array_equal(got_arr, exp_arr))
     elif type(expected) is int and isinstance(got, float):
-        _failed(what, expected, got, f"return an int, not a float ({got!r}): use // for integer division, or int(...)")
+        failed(what, expected, got, f"return an int, not a float ({got!r}): use // for integer division, or int(...)")
     else:
         ok = _plain_equal(got, expected)
     if ok:
-        _passed(what, "" if isinstance(expected, np.ndarray) else f" = {_short(expected, 80)}")
+        passed(what, "" if isinstance(expected, np.ndarray) else f" = {short(expected, 80)}")
         return
-    _failed(what, expected, got, _matching_wrong_answer(got, wrong, 0, 0) or hint)
+    failed(what, expected, got, matching_wrong_answer(got, wrong, 0, 0) or hint)
 
 
 def _plain_equal(got: Any, expected: Any) -> bool:
@@ -339,18 +185,18 @@ def close(got: Any, expected: Any, what: str, rtol: float = 1e-5, atol: float = 
     try:
         got_arr = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
-        _failed(what, expected, got, f"expected an array of numbers, got {type(got).__name__}")
+        failed(what, expected, got, f"expected an array of numbers, got {type(got).__name__}")
     exp_arr = np.asarray(expected, dtype=np.float64)
     if got_arr.shape != exp_arr.shape:
-        _failed(what, _Text(f"shape {exp_arr.shape}"), _Text(f"shape {got_arr.shape}"),
-                _matching_wrong_answer(got, wrong, rtol, atol) or hint or _shape_hint(got_arr.shape, exp_arr.shape))
+        failed(what, Text(f"shape {exp_arr.shape}"), Text(f"shape {got_arr.shape}"),
+                matching_wrong_answer(got, wrong, rtol, atol) or hint or shape_hint(got_arr.shape, exp_arr.shape))
     if np.isnan(got_arr).any() and not np.isnan(exp_arr).any():
-        _failed(what, expected, got, hint or "your result contains NaN: look for a division by zero or log(0)")
+        failed(what, expected, got, hint or "your result contains NaN: look for a division by zero or log(0)")
     if np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True):
-        _passed(what, f" (max relative error {relative_error(got_arr, exp_arr):.1e})")
+        passed(what, f" (max relative error {relative_error(got_arr, exp_arr):.1e})")
         return
-    specific = _matching_wrong_answer(got, wrong, rtol, atol)
-    _failed(what, expected, got, specific or hint,
+    specific = matching_wrong_answer(got, wrong, rtol, atol)
+    failed(what, expected, got, specific or hint,
             detail=f"max relative error {relative_error(got_arr, exp_arr):.1e} (should be below {max(rtol, 1e-12):.0e})")
 
 
@@ -367,33 +213,33 @@ def shape(got: Any, expected_shape: Iterable[int], what: str, hint: str | None =
     expected_shape = tuple(expected_shape)
     got_shape = tuple(np.shape(_resolve(got, what, hint, None)))
     if got_shape == expected_shape:
-        _passed(what, f" has shape {expected_shape}")
+        passed(what, f" has shape {expected_shape}")
         return
-    _failed(what, expected_shape, got_shape, hint or _shape_hint(got_shape, expected_shape))
+    failed(what, expected_shape, got_shape, hint or shape_hint(got_shape, expected_shape))
 
 
 def true(condition: Any, what: str, hint: str | None = None) -> None:
     """Check that ``condition`` holds; ``what`` states the property in words."""
     if bool(condition):
-        _passed(what)
+        passed(what)
         return
-    _failed(what, show_values=False, hint=hint)
+    failed(what, show_values=False, hint=hint)
 
 
 def at_least(value: float, threshold: float, what: str, hint: str | None = None) -> None:
     """Check ``value >= threshold``, e.g. a test accuracy a training cell must reach."""
     if value >= threshold:
-        _passed(what, f" = {value:.4g} (needs ≥ {threshold:.4g})")
+        passed(what, f" = {value:.4g} (needs ≥ {threshold:.4g})")
         return
-    _failed(what, _Text(f"≥ {threshold:.4g}"), _Text(f"{value:.4g}"), hint)
+    failed(what, Text(f"≥ {threshold:.4g}"), Text(f"{value:.4g}"), hint)
 
 
 def at_most(value: float, threshold: float, what: str, hint: str | None = None) -> None:
     """Check ``value <= threshold``, e.g. a loss or a running time."""
     if value <= threshold:
-        _passed(what, f" = {value:.4g} (needs ≤ {threshold:.4g})")
+        passed(what, f" = {value:.4g} (needs ≤ {threshold:.4g})")
         return
-    _failed(what, _Text(f"≤ {threshold:.4g}"), _Text(f"{value:.4g}"), hint)
+    failed(what, Text(f"≤ {threshold:.4g}"), Text(f"{value:.4g}"), hint)
 
 
 def raises(exception: type[BaseException], function: Callable[..., Any], *args: Any,
@@ -402,13 +248,13 @@ def raises(exception: type[BaseException], function: Callable[..., Any], *args: 
     try:
         function(*args, **kwargs)
     except exception:
-        _passed(what)
+        passed(what)
         return
     except NotImplementedError:
         raise
     except Exception as error:  # noqa: BLE001 - any other exception is the wrong one
-        _failed(what, _Text(exception.__name__), _Text(f"{type(error).__name__}: {error}"), hint)
-    _failed(what, _Text(exception.__name__), _Text("no exception"), hint)
+        failed(what, Text(exception.__name__), Text(f"{type(error).__name__}: {error}"), hint)
+    failed(what, Text(exception.__name__), Text("no exception"), hint)
 
 
 def function(student: Callable[..., Any], reference: Callable[..., Any], cases: Iterable[tuple | dict],
@@ -442,17 +288,17 @@ def function(student: Callable[..., Any], reference: Callable[..., Any], cases: 
             raise
         except Exception as error:  # noqa: BLE001 - report the student's crash as a verdict
             name = getattr(student, "__name__", "your function")
-            _crashed(f"{what} on case {number} of {len(cases)}", f"{name}{_describe_case(args, kwargs)}", error,
+            crashed(f"{what} on case {number} of {len(cases)}", f"{name}{_describe_case(args, kwargs)}", error,
                      hint, wrong={h: w for h, w in (wrong or {}).items() if isinstance(w, raising)})
-        if not _values_close(got, expected, rtol, atol):
+        if not values_close(got, expected, rtol, atol):
             wrong_values = {h: wrong_fn(*args, **kwargs) for h, wrong_fn in (wrong or {}).items()}
-            specific = _matching_wrong_answer(got, wrong_values, rtol, atol)
+            specific = matching_wrong_answer(got, wrong_values, rtol, atol)
             got_shape, exp_shape = np.shape(got), np.shape(expected)
             if not specific and got_shape != exp_shape:
-                specific = _shape_hint(got_shape, exp_shape)
-            _failed(f"{what} on case {number} of {len(cases)}: input {_describe_case(args, kwargs)}",
+                specific = shape_hint(got_shape, exp_shape)
+            failed(f"{what} on case {number} of {len(cases)}: input {_describe_case(args, kwargs)}",
                     expected, got, specific or hint)
-    _passed(f"{what} matches the reference on {len(cases)} input{'s' if len(cases) != 1 else ''}")
+    passed(f"{what} matches the reference on {len(cases)} input{'s' if len(cases) != 1 else ''}")
 
 
 @contextlib.contextmanager
@@ -476,81 +322,32 @@ def forbidding(names: Iterable[str], what: str = "", functions: Iterable[Callabl
         raise CheckFailed(error.verdict) from None
 
 
+def without(function: Callable[..., Any], names: Iterable[str]) -> Callable[..., Any]:
+    """``function`` made to run with the callables ``names`` off limits (see :func:`forbidding`), for
+    tests that call the student's function themselves or through :func:`call`::
+
+        pool2d_by_hand = check.without(pool2d, forbid.POOLING)
+        check.close(check.call(pool2d_by_hand, x), expected, "pool2d of x")
+    """
+    if not callable(function):
+        raise TypeError(f"check.without: function must be callable, got {type(function).__name__}")
+    if isinstance(names, str):
+        raise TypeError(f"check.without: names must be a list of dotted names, got the string {names!r}")
+    names = tuple(names)
+
+    @functools.wraps(function)
+    def by_hand(*args: Any, **kwargs: Any) -> Any:
+        with forbidding(names, getattr(function, "__name__", ""), [function]):
+            return function(*args, **kwargs)
+
+    return by_hand
+
+
 def _describe_case(args: tuple, kwargs: dict) -> str:
     def describe(value: Any) -> str:
-        if isinstance(value, np.ndarray) or _is_tensor(value):
+        if isinstance(value, np.ndarray) or is_tensor(value):
             return f"array{tuple(np.shape(value))}"
-        return _short(value, 60)
+        return short(value, 60)
 
     parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
     return "(" + ", ".join(parts) + ")"
-
-
-# --------------------------------------------------------------------------- notebook hooks
-
-NOT_IMPLEMENTED_MESSAGE = (
-    f"{FAIL_MARK} Not done yet: an exercise this cell needs still raises NotImplementedError "
-    "(write your code under `# YOUR CODE HERE`, run that cell, then this one)."
-)
-
-
-def not_implemented_line(traceback=None) -> str:
-    """The one line an unfinished exercise prints, naming its function when the traceback shows it."""
-    function = None
-    while traceback is not None:
-        name = traceback.tb_frame.f_code.co_name
-        if not name.startswith("<") and traceback.tb_frame.f_globals is not globals():
-            function = name
-        traceback = traceback.tb_next
-    if function is None:
-        return NOT_IMPLEMENTED_MESSAGE
-    return (f"{FAIL_MARK} Not done yet: `{function}` still raises NotImplementedError "
-            "(write your code under `# YOUR CODE HERE` in its cell, run that cell, then this one).")
-
-
-def missing_name_line(error: NameError) -> str:
-    """The one line for a name a cell above should have made (it did not run, or it stopped early)."""
-    name = getattr(error, "name", None) or str(error)
-    return (f"{FAIL_MARK} `{name}` is not defined yet: the cell above that makes it has not run, or stopped "
-            "early (an unfinished exercise?). Run it, then this cell.")
-
-
-def _top_level_name_error(value, tb) -> bool:
-    """A NameError raised by the cell's own code (not inside a function): a name a cell above makes."""
-    last = tb
-    while last is not None and last.tb_next is not None:
-        last = last.tb_next
-    return isinstance(value, NameError) and last is not None and last.tb_frame.f_code.co_name == "<module>"
-
-
-def _show_unfinished(shell, etype, value, tb, tb_offset=None):
-    # IPython does not display what a custom handler returns: show it as the cell's error
-    # output (ipykernel sends it as an `error` message, so the cell still counts as failed).
-    if isinstance(value, NotImplementedError):
-        lines = [not_implemented_line(tb)]
-    elif _top_level_name_error(value, tb):
-        lines = [missing_name_line(value)]
-    else:
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
-        return None
-    shell._showtraceback(etype, value, lines)
-    return lines
-
-
-def install_notebook_hooks() -> bool:
-    """In IPython, make an unfinished exercise, and each cell that needs it, print one line.
-
-    ``NotImplementedError`` prints :func:`not_implemented_line`; a ``NameError`` of a cell's
-    own code (a name an unfinished cell above did not make) prints :func:`missing_name_line`;
-    other errors keep their traceback. Returns True when a running IPython shell was found.
-    The cell still counts as failed.
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    if shell is None:
-        return False
-    shell.set_custom_exc((NotImplementedError, NameError), _show_unfinished)
-    return True

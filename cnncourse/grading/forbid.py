@@ -25,6 +25,59 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 
+#: The library's versions of what the notebooks' exercises ask the student to write, by exercise.
+#: Test cells pass them as ``forbid=forbid.CONVOLUTION`` (``from cnncourse.grading import forbid``), so
+#: the lists live in one place, and in a module whose attributes the grader restores before each test.
+CONVOLUTION = ("cnncourse.ops.cross_correlate2d", "cnncourse.ops.cross_correlate2d_loops", "cnncourse.ops.convolve2d",
+               "keras.ops.conv", "keras.ops.depthwise_conv", "tensorflow.nn.conv2d", "tensorflow.nn.convolution",
+               "scipy.signal.correlate2d", "scipy.signal.convolve2d", "scipy.signal.correlate", "scipy.signal.convolve",
+               "scipy.signal.fftconvolve", "scipy.ndimage.correlate", "scipy.ndimage.convolve")
+CONV2D_LAYER = CONVOLUTION + ("keras.layers.Conv2D",)
+CONV_OUTPUT_SIZE = ("cnncourse.ops.conv_output_size",)
+POOLING = ("cnncourse.ops.max_pool2d", "cnncourse.ops.average_pool2d", "keras.ops.max_pool", "keras.ops.average_pool",
+           "tensorflow.nn.max_pool2d", "tensorflow.nn.avg_pool2d", "tensorflow.nn.pool", "keras.layers.MaxPooling2D",
+           "keras.layers.AveragePooling2D", "skimage.measure.block_reduce")
+#: automatic differentiation computes a backward pass for you
+AUTODIFF = ("tensorflow.GradientTape", "tensorflow.gradients")
+POOLING_BACKWARD = ("cnncourse.ops.max_pool2d_backward", "cnncourse.ops.average_pool2d_backward") + POOLING + AUTODIFF
+RECEPTIVE_FIELD = ("cnncourse.ops.receptive_field", "cnncourse.ops.receptive_field_of_model")
+CONV_MACS = ("cnncourse.ops.conv_macs", "cnncourse.ops.separable_conv_macs", "cnncourse.model_costs.layer_table")
+UNPOOLING = ("cnncourse.ops.max_unpool2d", "cnncourse.ops.nearest_unpool2d", "cnncourse.ops.bed_of_nails_unpool2d",
+             "cnncourse.ops.max_pool2d", "keras.ops.max_pool", "tensorflow.nn.max_pool_with_argmax",
+             "tensorflow.scatter_nd")
+CONV_MATRIX = ("cnncourse.ops.conv1d_matrix", "cnncourse.ops.conv_transpose1d", "scipy.linalg.toeplitz",
+               "scipy.linalg.convolution_matrix")
+CONV_TRANSPOSE = ("cnncourse.ops.conv_transpose2d", "cnncourse.ops.conv_transpose1d", "keras.ops.conv_transpose",
+                  "tensorflow.nn.conv2d_transpose", "tensorflow.nn.conv_transpose", "keras.layers.Conv2DTranspose")
+#: what computes a layer's output shape, parameters or cost for you
+LAYER_ARITHMETIC = ("cnncourse.ops.conv_output_size", "cnncourse.ops.conv_params", "cnncourse.ops.dense_params",
+                    "cnncourse.ops.conv_macs", "cnncourse.ops.separable_conv_macs", "cnncourse.model_costs.layer_table",
+                    "keras.layers.Conv2D", "keras.layers.Dense", "keras.layers.MaxPooling2D",
+                    "keras.layers.AveragePooling2D", "keras.Model", "keras.Sequential", "keras.Input")
+RESIDUAL_BLOCKS = ("cnncourse.layers.BasicResidualBlock", "cnncourse.layers.BottleneckResidualBlock",
+                   "cnncourse.models.cifar_resnet", "cnncourse.models.resnet50", "keras.applications.ResNet50")
+DENSENET = ("cnncourse.models.cifar_densenet", "cnncourse.layers.DenseBlock", "cnncourse.layers.TransitionLayer",
+            "keras.applications.DenseNet121", "keras.applications.DenseNet169", "keras.applications.DenseNet201",
+            "keras.Model", "keras.Sequential")
+SOFTMAX = ("keras.ops.softmax", "keras.activations.softmax", "tensorflow.nn.softmax", "scipy.special.softmax",
+           "scipy.special.log_softmax", "keras.ops.log_softmax")
+CROSS_ENTROPY = ("keras.ops.sparse_categorical_crossentropy", "keras.ops.categorical_crossentropy",
+                 "keras.losses.sparse_categorical_crossentropy", "keras.losses.categorical_crossentropy",
+                 "tensorflow.nn.sparse_softmax_cross_entropy_with_logits",
+                 "tensorflow.nn.softmax_cross_entropy_with_logits") + SOFTMAX
+PARAMETER_COUNTS = ("cnncourse.ops.conv_params", "cnncourse.ops.dense_params", "cnncourse.ops.separable_conv_params",
+                    "cnncourse.ops.locally_connected_params", "cnncourse.model_costs.layer_table")
+BOX_FORMATS = ("cnncourse.boxes.convert_format", "cnncourse.boxes.convert_format_tf")
+BOX_IOU = ("cnncourse.boxes.box_iou", "cnncourse.boxes.box_iou_tf", "cnncourse.boxes.elementwise_box_iou",
+           "cnncourse.boxes.generalized_box_iou")
+NMS = ("cnncourse.boxes.batched_nms", "cnncourse.boxes.nms_reference",
+       "tensorflow.image.non_max_suppression", "tensorflow.image.non_max_suppression_with_scores",
+       "tensorflow.image.combined_non_max_suppression")
+VOC_AP = ("cnncourse.boxes.voc_average_precision",)
+COCO_AP = ("cnncourse.boxes.coco_average_precision", "cnncourse.boxes.coco_summary",
+           "pycocotools.cocoeval.COCOeval")
+
+
 class ForbiddenCall(AssertionError):
     """The student's code called a callable the exercise forbids."""
 

@@ -1,7 +1,7 @@
 """The grader's side inside the kernel: references taken before student code, tests run through them.
 
 This file is never imported by the grader: its *source* is read once per batch (with the
-check module's source, see :mod:`cnncourse.grading.scoring`) and sent to each kernel as
+sources of the check modules, ``verdicts`` and ``check``, see :mod:`cnncourse.grading.scoring`) and sent to each kernel as
 its first execution, before any cell of the submission runs. There it becomes a module
 registered in ``sys.modules`` under a per-kernel secret name, and:
 
@@ -14,8 +14,8 @@ registered in ``sys.modules`` under a per-kernel secret name, and:
 - runs each **test part** (:func:`run_part`) from its own references: it first puts back
   everything of the snapshot that was replaced (and returns what it found as review
   evidence), binds the test's import names (``np``, ``ops``, …) to the real modules,
-  hides student globals that shadow a builtin the test uses, builds a fresh ``check``
-  module from the grader's source, then runs the code with ``exec`` (no IPython machinery:
+  hides student globals that shadow a builtin the test uses, builds fresh ``verdicts`` and ``check``
+  modules from the grader's sources, then runs the code with ``exec`` (no IPython machinery:
   no cell hooks, no transformers, no history, no display hook) and evaluates the test's
   last expression itself when it is the partial-credit score;
 - **answers** on the kernel's stdout with one line that starts with the part's token (a
@@ -54,11 +54,11 @@ _SHELL_METHODS = ("run_cell", "run_cell_async", "run_code", "run_ast_nodes", "sh
                   "_run_cell")
 
 
-def start(shell, check_source, secret_name):
+def start(shell, check_sources, secret_name):
     """Take the snapshot; called once, before any student code."""
     import numpy
 
-    _STATE.update(shell=shell, check_source=check_source, name=secret_name, modules={}, numpy=numpy,
+    _STATE.update(shell=shell, check_sources=check_sources, name=secret_name, modules={}, numpy=numpy,
                   stdout=sys.stdout, stdout_write=_TYPE(sys.stdout).write,
                   number_types={int, float, numpy.float64, numpy.float32, numpy.float16, numpy.int64, numpy.int32,
                                 numpy.int16, numpy.int8, numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64})
@@ -138,7 +138,7 @@ def _restore():
     """Put back what student code replaced since the snapshot; return the evidence (one line each)."""
     evidence = []
     for name, (module, saved) in list(_STATE["modules"].items()):
-        if name == "cnncourse.grading.check":  # a fresh one is installed before every part
+        if any(name == fresh for fresh, _ in _STATE["check_sources"]):  # fresh ones are installed before every part
             continue
         if sys.modules.get(name) is not module and name in sys.modules:
             evidence.append(f"sys.modules[{name!r}] was replaced")
@@ -197,21 +197,23 @@ def _restore():
 
 
 def _fresh_check(hidden, verdicts):
-    """A new check module from the grader's source, printing through a recorder."""
-    module = _MODULE_TYPE("cnncourse.grading.check")
-    module.__file__ = "<cnncourse.grading.check, restored by the grader>"
-    _EXEC(_COMPILE(_STATE["check_source"], "<cnncourse.grading.check>", "exec"), module.__dict__)
+    """New check modules from the grader's sources (verdicts, then check), printing through a recorder."""
 
     def recorded_print(*values, sep=" ", end="\n", file=None, flush=False):
         text = sep.join(_STR(v) for v in values)
         verdicts.append(text)
         builtins.print(text, end=end, file=file)
 
-    module.print = recorded_print
-    sys.modules["cnncourse.grading.check"] = module
     grading = sys.modules.get("cnncourse.grading")
-    if grading is not None:
-        grading.check = module
+    module = None
+    for name, source in _STATE["check_sources"]:
+        module = _MODULE_TYPE(name)
+        module.__file__ = f"<{name}, restored by the grader>"
+        module.print = recorded_print
+        sys.modules[name] = module  # the next module's import finds this one
+        _EXEC(_COMPILE(source, f"<{name}>", "exec"), module.__dict__)
+        if grading is not None:
+            _SETATTR(grading, name.rsplit(".", 1)[1], module)
     module.set_hidden(bool(hidden))
     return module
 

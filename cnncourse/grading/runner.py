@@ -41,6 +41,8 @@ __all__ = ["CELL_TIMEOUT_SECONDS", "DEFAULT_CELL_TIMEOUT", "DEFAULT_NOTEBOOK_TIM
            "GraderFiles", "KernelStartError", "RunOptions", "RunResult", "TestResult", "clean_text", "run_notebook"]
 
 _HERE = Path(__file__).resolve().parent
+#: the modules a test's ``check`` is made of, in import order (each needs only the standard library and NumPy)
+CHECK_MODULES = ("cnncourse.grading.verdicts", "cnncourse.grading.check")
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,13 @@ class GraderFiles:
     """The grader's own files, read once (picklable, so workers get the same bytes).
 
     Attributes:
-        check_source: the source of ``cnncourse/grading/check.py``.
+        check_sources: ``((module name, source), ...)`` of the modules the checks are made of
+            (:data:`CHECK_MODULES`, in import order), which the kernel rebuilds for every test.
         harness_source: the source of ``cnncourse/grading/harness.py``.
         package: the package files the kernel's copy holds (see :func:`~cnncourse.grading.sandbox.package_snapshot`).
     """
 
-    check_source: str
+    check_sources: tuple
     harness_source: str
     package: dict
 
@@ -61,8 +64,9 @@ class GraderFiles:
     def read(cls, exclude_modules: Iterable[str] = ()) -> "GraderFiles":
         """Read the files now, leaving ``exclude_modules`` (paths relative to the package) out of the copy."""
         package = package_snapshot(exclude_modules)
-        return cls(package["grading/check.py"].decode("utf-8"), (_HERE / "harness.py").read_text(encoding="utf-8"),
-                   package)
+        sources = tuple((name, package[name.split(".", 1)[1].replace(".", "/") + ".py"].decode("utf-8"))
+                        for name in CHECK_MODULES)
+        return cls(sources, (_HERE / "harness.py").read_text(encoding="utf-8"), package)
 
 
 def run_notebook(prepared: PreparedNotebook, options: RunOptions | None = None,
@@ -97,7 +101,7 @@ def run_notebook(prepared: PreparedNotebook, options: RunOptions | None = None,
         if options.kernel_uid is not None:
             base.chmod(0o755)
         with SandboxedKernel(workdir, runtime_dir, site_dir, options) as kernel:
-            run = NotebookRun(prepared, kernel, options, files.harness_source, files.check_source, on_cell)
+            run = NotebookRun(prepared, kernel, options, files.harness_source, files.check_sources, on_cell)
             installed = run.install()
             if installed.status != "ok":
                 raise KernelStartError(f"the grader's harness could not be installed in the kernel: "

@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from cnncourse.grading.kernel import Execution, SandboxedKernel
+from cnncourse.grading.notebook_hooks import NOT_IMPLEMENTED_MESSAGE
 from cnncourse.grading.options import RunOptions
 from cnncourse.grading.prepare import PreparedCell, PreparedNotebook
 
 PASS_MARK, FAIL_MARK = "✔", "✘"
-NOT_IMPLEMENTED_MESSAGE = (f"{FAIL_MARK} Not done yet: an exercise this cell needs still raises NotImplementedError "
-                           "(write your code under `# YOUR CODE HERE`, run that cell, then this one).")
 CUT_NOTE = ("(checks that run after hidden tests show only their ✔/✘ lines here; run the notebook yourself, "
             "or `cnncourse validate`, for the details)")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -132,14 +131,14 @@ def loaded_names(code: str) -> list[str]:
     return sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)})
 
 
-def bootstrap_code(harness_source: str, check_source: str, secret: str) -> str:
+def bootstrap_code(harness_source: str, check_sources: tuple, secret: str) -> str:
     """The first (silent) execution of every kernel: install the harness before any student code."""
     return (
         "import sys as _s, types as _t\n"
         f"_m = _t.ModuleType({secret!r})\n"
         f"exec(compile({harness_source!r}, '<cnncourse grader>', 'exec'), _m.__dict__)\n"
         "_s.modules[_m.__name__] = _m\n"
-        f"_m.start(get_ipython(), {check_source!r}, {secret!r})\n"
+        f"_m.start(get_ipython(), {check_sources!r}, {secret!r})\n"
         "del _s, _t, _m\n"
     )
 
@@ -148,9 +147,9 @@ class NotebookRun:
     """The state of one notebook's run: the cells left, what happened, why it stopped."""
 
     def __init__(self, prepared: PreparedNotebook, kernel: SandboxedKernel, options: RunOptions,
-                 harness_source: str, check_source: str, on_cell: Callable[[int, int], None] | None = None):
+                 harness_source: str, check_sources: tuple, on_cell: Callable[[int, int], None] | None = None):
         self.prepared, self.kernel, self.options = prepared, kernel, options
-        self.harness_source, self.check_source = harness_source, check_source
+        self.harness_source, self.check_sources = harness_source, check_sources
         self.on_cell = on_cell
         self.secret = "_cnncourse_grader_" + secrets.token_hex(8)
         self.tests: list[TestResult] = []
@@ -162,7 +161,7 @@ class NotebookRun:
 
     def install(self) -> Execution:
         """Install the harness (before any cell); the caller treats a failure as a grader error."""
-        return self.kernel.execute(bootstrap_code(self.harness_source, self.check_source, self.secret),
+        return self.kernel.execute(bootstrap_code(self.harness_source, self.check_sources, self.secret),
                                    time.monotonic() + self.options.startup_timeout, self.deadline, silent=True)
 
     def run(self) -> None:

@@ -258,6 +258,15 @@ def welcome_attacks(root: Path) -> list[Attack]:
             {"conv_output_size": thief},
             extra_cells=[(-1, "print('\\n'.join('✔ ' + line for line in STOLEN))\n"
                               "raise ValueError('\\n'.join(STOLEN))")])), full),
+        Attack("delegates_to_the_reference", "delegation", _notebook_writer(b.notebook(
+            {"conv_output_size": "from cnncourse import ops\n"
+                                 "def conv_output_size(*args, **kwargs):\n    return ops.conv_output_size(*args, **kwargs)"})),
+               zero),
+        Attack("delegates_through_an_alias", "delegation", _notebook_writer(b.notebook(
+            {"conv_output_size": "import functools\nfrom cnncourse.ops import accounting\n"
+                                 "_TOOLS = [functools.partial(accounting.conv_output_size)]\n"
+                                 "def conv_output_size(*args, **kwargs):\n    return _TOOLS[0](*args, **kwargs)"})),
+               zero),
         Attack("history_dump_huge_error", "history", _notebook_writer(b.notebook(
             stub, extra_cells=[(-1, HISTORY_DUMP), (-1, "raise ValueError('x' * 30_000_000)")])), zero),
         Attack("w2_m_ller_thief_displayhook", "names", _missing, zero, status="missing"),
