@@ -46,7 +46,7 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": {"photo_size": 192, "timing_size": 128, "learn_patches": 16, "learn_steps": 400,
                   "learn_max_error": 0.05},
         "full": {"photo_size": 384, "timing_size": 256, "learn_patches": 64, "learn_steps": 600,
-                 "learn_max_error": 0.01},
+                 "learn_max_error": 0.02},
     },
     "02_pooling_receptive_fields": {
         # photo_size: side of the photos; rf_input_size: input side of the receptive-field models;
