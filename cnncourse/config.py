@@ -36,8 +36,9 @@ PROFILES = ("quick", "full")
 #: notebook must define the same keys (a test checks this).
 NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "00_welcome": {
-        "quick": {"demo_epochs": 3, "demo_train_size": 600},
-        "full": {"demo_epochs": 10, "demo_train_size": 1200},
+        # demo_target: test accuracy the demo network must reach
+        "quick": {"demo_epochs": 3, "demo_train_size": 600, "demo_target": 0.85},
+        "full": {"demo_epochs": 10, "demo_train_size": 1200, "demo_target": 0.95},
     },
     "01_convolution_by_hand": {
         # photo_size: side of the photos filtered; timing_size: side of the timed image;
@@ -77,11 +78,36 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "04_architectures": {
         # depth_*: the plain vs residual experiment (shape-class images and their side, epochs,
         # depths 6n + 2, width of the first stage); ablation_*: the "removing parameters"
-        # AlexNets (images, epochs, scale of the layer widths)
+        # AlexNets (images, epochs, scale of the layer widths); ablation_target: test accuracy of the
+        # full small AlexNet; depth_gap / residual_slack: training-loss gaps the depth experiment asserts
+        # (plain deep vs shallow and vs residual deep, at least; residual deep vs shallow, at most):
+        # sizes of an effect, the same in both profiles
         "quick": {"depth_train_size": 2000, "depth_image_size": 16, "depth_epochs": 6, "depths": (8, 32),
-                  "depth_width": 8, "ablation_train_size": 2000, "ablation_epochs": 10, "ablation_width_scale": 0.25},
+                  "depth_width": 8, "ablation_train_size": 2000, "ablation_epochs": 10, "ablation_width_scale": 0.25,
+                  "ablation_target": 0.6, "depth_gap": 0.2, "residual_slack": 0.1},
         "full": {"depth_train_size": 5000, "depth_image_size": 32, "depth_epochs": 15, "depths": (8, 20, 32, 56),
-                 "depth_width": 16, "ablation_train_size": 5000, "ablation_epochs": 15, "ablation_width_scale": 1.0},
+                 "depth_width": 16, "ablation_train_size": 5000, "ablation_epochs": 15, "ablation_width_scale": 1.0,
+                 "ablation_target": 0.75, "depth_gap": 0.2, "residual_slack": 0.1},
+    },
+    "05_augmentation_and_transfer": {
+        # grid_photo_size: side of the photos in the grids; throughput_*: images, side and loop images
+        # of the speed comparison; gain_*: the augmentation experiment (digit side, digits per class,
+        # augmented copies per digit, epochs, batch, learning rate, seeds, mean gain asserted);
+        # few_labels_per_class: digits per class of the transfer target; probe_*_target: best softmax
+        # probe accuracy on faces / digits; head_* / fine_tune_* / unfreeze_blocks: the recipe;
+        # fine_tune_target: its accuracy; pretraining_margin: how far it must beat training from scratch
+        "quick": {"grid_photo_size": 128, "throughput_images": 64, "throughput_size": 64, "throughput_loop_images": 16,
+                  "gain_image_size": 20, "gain_per_class": 10, "gain_copies": 20, "gain_epochs": 6,
+                  "gain_batch_size": 128, "gain_learning_rate": 3e-3, "gain_seeds": 3, "gain_target": 0.01,
+                  "few_labels_per_class": 3, "probe_faces_target": 0.8, "probe_digits_target": 0.5,
+                  "head_epochs": 20, "head_learning_rate": 1e-2, "fine_tune_epochs": 5,
+                  "unfreeze_blocks": 1, "fine_tune_batch_size": 8, "fine_tune_target": 0.6, "pretraining_margin": 0.1},
+        "full": {"grid_photo_size": 256, "throughput_images": 256, "throughput_size": 224, "throughput_loop_images": 32,
+                 "gain_image_size": 28, "gain_per_class": 10, "gain_copies": 30, "gain_epochs": 8,
+                 "gain_batch_size": 128, "gain_learning_rate": 3e-3, "gain_seeds": 8, "gain_target": 0.02,
+                 "few_labels_per_class": 3, "probe_faces_target": 0.85, "probe_digits_target": 0.6,
+                 "head_epochs": 40, "head_learning_rate": 1e-2, "fine_tune_epochs": 15,
+                 "unfreeze_blocks": 2, "fine_tune_batch_size": 8, "fine_tune_target": 0.7, "pretraining_margin": 0.1},
     },
     "08_localization_and_detection": {
         # loc_*: single-object shapes for classification + localisation (images, epochs of the
@@ -104,9 +130,9 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # clip_*: moving-shape clips (train / test clips, frames, side) and the epochs of the 3D and
         # single-frame 2D CNNs; video_target: the 3D CNN's accuracy; video_margin: how far it must beat
         # the single-frame 2D CNN; imdb_*: the real-review opt-in (used only when tfds has the data)
-        "quick": {"text_train_size": 1500, "text_test_size": 1000, "text_epochs": 5, "embedding_dim": 16,
+        "quick": {"text_train_size": 1500, "text_test_size": 1000, "text_epochs": 4, "embedding_dim": 16,
                   "text_filters": 16, "text_target": 0.95, "bow_margin": 0.3,
-                  "signal_train_size": 1200, "signal_test_size": 600, "signal_length": 128, "signal_epochs": 6,
+                  "signal_train_size": 1000, "signal_test_size": 600, "signal_length": 128, "signal_epochs": 5,
                   "signal_target": 0.8,
                   "clip_train_size": 800, "clip_test_size": 400, "clip_frames": 6, "clip_size": 12,
                   "video_epochs": 5, "video_target": 0.85, "video_margin": 0.45,
