@@ -14,8 +14,8 @@ registered in ``sys.modules`` under a per-kernel secret name, and:
 - runs each **test part** (:func:`run_part`) from its own references: it first puts back
   everything of the snapshot that was replaced (and returns what it found as review
   evidence), binds the test's import names (``np``, ``ops``, …) to the real modules,
-  hides student globals that shadow a builtin the test uses, builds fresh ``verdicts`` and ``check``
-  modules from the grader's sources, then runs the code with ``exec`` (no IPython machinery:
+  hides student globals that shadow a builtin the test uses, builds fresh ``verdicts``, ``forbid`` and
+  ``check`` modules from the grader's sources, then runs the code with ``exec`` (no IPython machinery:
   no cell hooks, no transformers, no history, no display hook) and evaluates the test's
   last expression itself when it is the partial-credit score;
 - **answers** on the kernel's stdout with one line that starts with the part's token (a
@@ -197,7 +197,7 @@ def _restore():
 
 
 def _fresh_check(hidden, verdicts):
-    """New check modules from the grader's sources (verdicts, then check), printing through a recorder."""
+    """New check modules from the grader's sources (verdicts, forbid, then check), printing through a recorder."""
 
     def recorded_print(*values, sep=" ", end="\n", file=None, flush=False):
         text = sep.join(_STR(v) for v in values)

@@ -41,8 +41,10 @@ __all__ = ["CELL_TIMEOUT_SECONDS", "DEFAULT_CELL_TIMEOUT", "DEFAULT_NOTEBOOK_TIM
            "GraderFiles", "KernelStartError", "RunOptions", "RunResult", "TestResult", "clean_text", "run_notebook"]
 
 _HERE = Path(__file__).resolve().parent
-#: the modules a test's ``check`` is made of, in import order (each needs only the standard library and NumPy)
-CHECK_MODULES = ("cnncourse.grading.verdicts", "cnncourse.grading.check")
+#: the modules a test's ``check`` is made of, in import order (each needs only the standard library and NumPy);
+#: the kernel rebuilds them from these sources for every test, so student code that changed the imported
+#: ones (a function's ``__code__`` swapped, say) changes nothing a test uses
+CHECK_MODULES = ("cnncourse.grading.verdicts", "cnncourse.grading.forbid", "cnncourse.grading.check")
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,14 @@ def _steal():
         frame = frame.f_back
 '''
 
+#: swaps the code of the imported forbid module's context manager for one that checks nothing
+NEUTER_FORBID = """
+from cnncourse.grading import forbid as _forbid
+def _checks_nothing(names, what="", functions=()):
+    yield
+_forbid.forbidding.__wrapped__.__code__ = _checks_nothing.__code__
+"""
+
 WRITE_GRADER = r'''
 def _can_write_grader():
     for path in [{check!r}, {solution!r}]:
@@ -266,6 +274,10 @@ def welcome_attacks(root: Path) -> list[Attack]:
             {"conv_output_size": "import functools\nfrom cnncourse.ops import accounting\n"
                                  "_TOOLS = [functools.partial(accounting.conv_output_size)]\n"
                                  "def conv_output_size(*args, **kwargs):\n    return _TOOLS[0](*args, **kwargs)"})),
+               zero),
+        Attack("neuters_the_forbid_monitor", "delegation", _notebook_writer(b.notebook(
+            {"conv_output_size": NEUTER_FORBID + "from cnncourse import ops\n"
+                                 "def conv_output_size(*args, **kwargs):\n    return ops.conv_output_size(*args, **kwargs)"})),
                zero),
         Attack("history_dump_huge_error", "history", _notebook_writer(b.notebook(
             stub, extra_cells=[(-1, HISTORY_DUMP), (-1, "raise ValueError('x' * 30_000_000)")])), zero),
