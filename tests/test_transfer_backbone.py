@@ -124,3 +124,14 @@ def test_weights_are_package_data():
     for name in (backbone.WEIGHTS_FILE, backbone.MANIFEST_FILE):
         assert name in shipped
         assert any(Path("weights", name).match(pattern) for pattern in patterns), (name, patterns)
+
+
+def test_cut_backbone_shares_weights_and_names_bad_layers():
+    model = transfer.load_backbone()
+    cut = transfer.cut_backbone(model, "block2")
+    assert tuple(cut.output.shape[1:]) == (8, 8, 48) and cut.trainable is False
+    assert cut.get_layer("block2_conv2") is model.get_layer("block2_conv2")
+    with pytest.raises(ValueError, match="layer.*block9"):
+        transfer.cut_backbone(model, "block9")
+    with pytest.raises(TypeError, match="model"):
+        transfer.cut_backbone("course_cnn", "block2")

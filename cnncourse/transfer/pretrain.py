@@ -11,7 +11,8 @@ measures the source accuracy on the held-out val and test images, and writes
 
 Everything is seeded and TensorFlow's op determinism is on, so the same command on the same
 machine and library versions gives the same weights. The defaults are the recipe of the
-shipped weights (about 9 minutes on two idle CPU cores, 18 on a loaded shared one); ``--train-size`` / ``--epochs`` make a
+shipped weights (18 minutes measured on a shared two-core CPU under heavy load; about 3 expected on
+two idle cores, from the 390 training images/s measured there); ``--train-size`` / ``--epochs`` make a
 quicker, weaker backbone. ``--out`` pointing at ``cnncourse/transfer/weights`` replaces the
 shipped weights. Progress (data generation, one line per epoch) goes to standard output.
 """
