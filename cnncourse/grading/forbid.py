@@ -66,7 +66,11 @@ CROSS_ENTROPY = ("keras.ops.sparse_categorical_crossentropy", "keras.ops.categor
                  "tensorflow.nn.sparse_softmax_cross_entropy_with_logits",
                  "tensorflow.nn.softmax_cross_entropy_with_logits") + SOFTMAX
 PARAMETER_COUNTS = ("cnncourse.ops.conv_params", "cnncourse.ops.dense_params", "cnncourse.ops.separable_conv_params",
-                    "cnncourse.ops.locally_connected_params", "cnncourse.model_costs.layer_table")
+                    "cnncourse.ops.locally_connected_params", "cnncourse.model_costs.layer_table",
+                    "keras.layers.Dense", "keras.layers.Conv2D")
+PADDING = ("numpy.pad", "cnncourse.ops.pad_image", "keras.ops.pad", "tensorflow.pad")
+DROPOUT = ("keras.layers.Dropout", "keras.random.dropout", "tensorflow.nn.dropout")
+CONFUSION_MATRIX = ("sklearn.metrics.confusion_matrix", "tensorflow.math.confusion_matrix")
 BOX_FORMATS = ("cnncourse.boxes.convert_format", "cnncourse.boxes.convert_format_tf")
 BOX_IOU = ("cnncourse.boxes.box_iou", "cnncourse.boxes.box_iou_tf", "cnncourse.boxes.elementwise_box_iou",
            "cnncourse.boxes.generalized_box_iou")
