@@ -92,19 +92,19 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "05_augmentation_and_transfer": {
         # grid_photo_size: side of the photos in the grids; throughput_*: images, side and loop images
         # of the speed comparison; gain_*: the augmentation experiment (digit side, digits per class,
-        # augmented copies per digit, epochs, batch, learning rate, seeds, mean gain asserted);
+        # augmented copies per digit, epochs, batch, learning rate, seeds, mean gain that must be exceeded);
         # few_labels_per_class: digits per class of the transfer target; probe_*_target: best softmax
         # probe accuracy on faces / digits; head_* / fine_tune_* / unfreeze_blocks: the recipe;
         # fine_tune_target: its accuracy; pretraining_margin: how far it must beat training from scratch
-        "quick": {"grid_photo_size": 128, "throughput_images": 64, "throughput_size": 64, "throughput_loop_images": 16,
+        "quick": {"grid_photo_size": 128, "throughput_images": 64, "throughput_size": 64, "throughput_loop_images": 8,
                   "gain_image_size": 20, "gain_per_class": 10, "gain_copies": 20, "gain_epochs": 6,
-                  "gain_batch_size": 128, "gain_learning_rate": 3e-3, "gain_seeds": 3, "gain_target": 0.01,
+                  "gain_batch_size": 64, "gain_learning_rate": 2e-3, "gain_seeds": 3, "gain_target": 0.0,
                   "few_labels_per_class": 3, "probe_faces_target": 0.8, "probe_digits_target": 0.5,
                   "head_epochs": 20, "head_learning_rate": 1e-2, "fine_tune_epochs": 5,
                   "unfreeze_blocks": 1, "fine_tune_batch_size": 8, "fine_tune_target": 0.6, "pretraining_margin": 0.1},
         "full": {"grid_photo_size": 256, "throughput_images": 256, "throughput_size": 224, "throughput_loop_images": 32,
                  "gain_image_size": 28, "gain_per_class": 10, "gain_copies": 30, "gain_epochs": 8,
-                 "gain_batch_size": 128, "gain_learning_rate": 3e-3, "gain_seeds": 8, "gain_target": 0.02,
+                 "gain_batch_size": 64, "gain_learning_rate": 2e-3, "gain_seeds": 8, "gain_target": 0.02,
                  "few_labels_per_class": 3, "probe_faces_target": 0.85, "probe_digits_target": 0.6,
                  "head_epochs": 40, "head_learning_rate": 1e-2, "fine_tune_epochs": 15,
                  "unfreeze_blocks": 2, "fine_tune_batch_size": 8, "fine_tune_target": 0.7, "pretraining_margin": 0.1},
