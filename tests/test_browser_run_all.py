@@ -84,6 +84,9 @@ def lab(tmp_path_factory):
                 time.sleep(0.5)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         driver.set_script_timeout(60)
+        # a headless window never has the focus, and without it JupyterLab has no current notebook
+        # for Run All to act on (Chromium >= 132's headless mode); emulate the focus
+        driver.execute_cdp_cmd("Emulation.setFocusEmulationEnabled", {"enabled": True})
         yield driver, f"http://127.0.0.1:{port}", token, root
     finally:
         if driver is not None:
@@ -98,8 +101,9 @@ def lab(tmp_path_factory):
 
 STATE = """
 const app = window.jupyterapp;
-const panel = app && app.shell.currentWidget;
+const panel = app && Array.from(app.shell.widgets('main')).find(w => w.context && w.context.path === arguments[0]);
 if (!panel || !panel.content || !panel.sessionContext || !panel.content.model) { return null; }
+if (app.shell.currentWidget !== panel) { app.shell.activateById(panel.id); }
 const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
 const cells = panel.content.widgets.map(cell => ({
     type: cell.model.type,
@@ -112,8 +116,9 @@ return {status: kernel ? kernel.status : 'none', path: panel.context.path, cells
 """
 
 
-def _state(driver):
-    return driver.execute_script(STATE)
+def _state(driver, name):
+    """The notebook ``name``'s kernel status and cells, as JupyterLab shows them (None until it is open)."""
+    return driver.execute_script(STATE, name)
 
 
 @pytest.mark.parametrize("name", STUDENT_NOTEBOOKS)
@@ -123,18 +128,20 @@ def test_run_all_reaches_the_last_cell(lab, name):
     deadline = time.time() + 120
     state = None
     while time.time() < deadline:
-        state = _state(driver)
+        state = _state(driver, name)
         if state and state["path"] == name and state["status"] == "idle":
             break
         time.sleep(1)
     else:
         pytest.fail(f"{name} did not open with an idle kernel: {state and state['status']}")
+    assert driver.execute_script("return window.jupyterapp.commands.isEnabled('notebook:run-all-cells');"), (
+        f"{name}: JupyterLab offers no Run All (no current notebook)")
     driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
     code = [i for i, c in enumerate(state["cells"]) if c["type"] == "code" and not c["empty"]]
     started = time.time()
     while time.time() - started < RUN_ALL_SECONDS:
         time.sleep(2)
-        state = _state(driver)
+        state = _state(driver, name)
         if state["status"] == "idle" and all(state["cells"][i]["count"] is not None for i in code):
             break
     unrun = [i + 1 for i in code if state["cells"][i]["count"] is None]
