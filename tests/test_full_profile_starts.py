@@ -11,6 +11,11 @@ stops *before the first cell that trains*, so it stays cheap:
   run stops, successfully;
 - a cell tagged ``trains`` (cell metadata ``tags``) stops the run before it is executed, for
   training the guard cannot see (or for an expensive cell that should not run here);
+- so does the first exercise (an nbgrader answer cell): what comes before it is the set-up and
+  the first data, and the rest of a notebook without training would repeat what nbval runs;
+- every ``cfg.NAME`` a notebook reads anywhere is checked statically against both profiles'
+  settings (:func:`test_every_setting_a_notebook_reads_exists_in_both_profiles`), so a typo
+  after the point where the run stops fails too;
 - any other error, in any cell before that point, fails the test with the cell and its error.
 
 A notebook that never trains runs completely, in the full profile, checks included.
@@ -84,6 +89,9 @@ def start_in_full_profile(path: Path, monkeypatch, prelude: str = "") -> dict:
             if STOP_TAG in cell.metadata.get("tags", []):
                 run.update(stopped_at=index, why=f"tagged {STOP_TAG!r}")
                 break
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                run.update(stopped_at=index, why="first exercise")
+                break
             try:
                 client.execute_cell(cell, index + 1)
             except CellExecutionError as error:
@@ -153,3 +161,25 @@ def test_notebook_03_says_it_falls_back_to_the_digits_without_mnist(monkeypatch,
     text = "".join(run["outputs"])
     assert f"data: scikit-learn's digits (offline); MNIST is not prepared in {tmp_path / 'empty_tfds'}" in text
     assert "train (1257, 28, 28, 1)" in text
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_every_setting_a_notebook_reads_exists_in_both_profiles(path):
+    import ast
+
+    from cnncourse import config
+
+    stem = path.stem
+    read = set()
+    for cell in read_notebook(path).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "cfg":
+                read.add(node.attr)
+    read -= {"profile", "notebook"}
+    assert read, f"{path.name} reads no cfg setting"
+    for profile in config.PROFILES:
+        missing = sorted(read - set(config.NOTEBOOK_SETTINGS[stem][profile]))
+        assert not missing, f"{path.name} reads cfg.{', cfg.'.join(missing)}, which the {profile} profile does not define"
