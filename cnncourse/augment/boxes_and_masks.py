@@ -39,25 +39,12 @@ from __future__ import annotations
 import math
 
 from cnncourse._validation import check_bool, check_float, check_seed
+from cnncourse.augment._seeds import _tf
+from cnncourse.augment._seeds import seed_pair as _seed_pair
 
 FILL_MASK = 0
 
 
-def _tf():
-    from cnncourse.runtime import import_tensorflow
-
-    return import_tensorflow()
-
-
-def _seed_pair(seed):
-    tf = _tf()
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        check_seed("seed", seed)
-        return tf.constant([seed, 0], tf.int64)
-    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-    if seed.shape.rank != 1 or seed.shape[0] != 2:
-        raise ValueError(f"seed must be an int or a pair of ints (a stateless seed), got shape {seed.shape}")
-    return seed
 
 
 def _check_data(data):

@@ -25,23 +25,8 @@ refuses a dict with ``"bounding_boxes"`` with a clear message.
 from __future__ import annotations
 
 from cnncourse._validation import check_float, check_positive_int, check_seed
-
-
-def _tf():
-    from cnncourse.runtime import import_tensorflow
-
-    return import_tensorflow()
-
-
-def _seed_pair(seed):
-    tf = _tf()
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        check_seed("seed", seed)
-        return tf.constant([seed, 0], tf.int64)
-    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-    if seed.shape.rank != 1 or seed.shape[0] != 2:
-        raise ValueError(f"seed must be an int or a pair of ints (a stateless seed), got shape {seed.shape}")
-    return seed
+from cnncourse.augment._seeds import _tf
+from cnncourse.augment._seeds import seed_pair as _seed_pair
 
 
 def _one_hot(labels, num_classes, name="labels"):
