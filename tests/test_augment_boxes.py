@@ -239,3 +239,143 @@ def test_integer_masks_stay_integer_keras_flip_turns_them_into_floats():
     if theirs["segmentation_masks"].dtype.is_integer:
         pytest.skip("Keras's RandomFlip keeps integer masks in this version")
     assert theirs["segmentation_masks"].dtype.is_floating
+
+
+# ---------------------------------------------------------------- the transforms as Keras layers
+# (id, factory taking **kwargs, largest |box - tight box| allowed for boxes away from the border)
+LAYER_CASES = [
+    ("flip", lambda **kw: augment.BoxMaskRandomFlip(vertical=True, seed=1, **kw), 0),
+    ("translation", lambda **kw: augment.BoxMaskRandomTranslation(0.3, seed=1, **kw), 0),
+    ("scale_crop", lambda **kw: augment.BoxMaskRandomScaleCrop((0.6, 1.6), seed=1, **kw), 1),
+    ("crop", lambda **kw: augment.BoxMaskRandomCrop(24, 28, seed=1, **kw), 0),
+    ("rotation", lambda **kw: augment.BoxMaskRandomRotation(45, instance_channel=1, seed=1, **kw), 0),
+    ("rotation90", lambda **kw: augment.BoxMaskRandomRotation90(seed=1, **kw), 0),
+]  # fmt: skip
+LAYER_IDS = [c[0] for c in LAYER_CASES]
+
+
+@pytest.fixture
+def mixed_precision():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+def _layer_batch(seed=11):
+    return _batch(seed, size=(32, 32), n=8)
+
+
+def _check_layer_output(out, shapes, tolerance):
+    """The property tests above, on a layer's output."""
+    assert out["segmentation_masks"].dtype == tf.int32, "integer masks must stay integer"
+    assert out["bounding_boxes"]["labels"].dtype == tf.int32
+    rows = box_report({k: (np.asarray(v, np.float32) if k == "images" else v) for k, v in out.items()}, shapes.labels)
+    kept = [r for r in rows if r[0] == "kept"]
+    assert kept, "some boxes must be kept"
+    assert all(r[1] for r in rows if r[0] == "dropped"), "a box was dropped though its instance is visible"
+    assert max(r[1] for r in kept if not r[2]) <= tolerance, "a box inside the image is not its mask's tight box"
+    return rows
+
+
+def _symbolic_inputs(data, image_dtype="float32"):
+    keras_inputs = {
+        "images": keras.Input(data["images"].shape[1:], dtype=image_dtype, name="images"),
+        "bounding_boxes": {"boxes": keras.Input((None, 4), name="boxes"),
+                           "labels": keras.Input((None,), dtype="int32", name="labels")},
+        "segmentation_masks": keras.Input(data["segmentation_masks"].shape[1:], dtype="int32", name="segmentation_masks"),
+    }  # fmt: skip
+    return keras_inputs
+
+
+def _as_tensors(data, image_dtype="float32"):
+    return {
+        "images": tf.constant(data["images"], image_dtype),
+        "bounding_boxes": {k: tf.constant(v) for k, v in data["bounding_boxes"].items()},
+        "segmentation_masks": tf.constant(data["segmentation_masks"]),
+    }
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=LAYER_IDS)
+def test_layer_keras_round_trip_restores_config_and_is_identity_at_inference(case, tmp_path):
+    _, factory, tolerance = case
+    shapes, data = _layer_batch()
+    layer = factory()
+    inputs = _symbolic_inputs(data)
+    model = keras.Model(inputs, layer(inputs, training=True))
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    restored_layer = [lay for lay in restored.layers if isinstance(lay, augment.BoxMaskAugmentation)][0]
+    assert type(restored_layer) is type(layer)
+    assert restored_layer.get_config() == layer.get_config()
+    same = layer(_as_tensors(data), training=False)
+    np.testing.assert_array_equal(np.asarray(same["images"]), data["images"])
+    np.testing.assert_array_equal(np.asarray(same["bounding_boxes"]["boxes"]), data["bounding_boxes"]["boxes"])
+    out = restored(_as_tensors(data))
+    assert not np.allclose(np.asarray(out["images"])[:, :24, :24], data["images"][:, :24, :24]), "must still augment"
+    _check_layer_output(out, shapes, tolerance)
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=LAYER_IDS)
+def test_layer_is_its_function_with_the_drawn_seed(case):
+    name, factory, _ = case
+    _, data = _layer_batch()
+    layer = factory(instance_channel=1) if name != "rotation" else factory()
+    seed = layer.seed_generator.state.numpy().astype("int64")
+    out = layer(_as_tensors(data), training=True)
+    functions = {"flip": lambda d, s: augment.random_flip(d, vertical=True, seed=s, instance_channel=1),
+                 "translation": lambda d, s: augment.random_translation(d, max_shift=0.3, seed=s, instance_channel=1),
+                 "scale_crop": lambda d, s: augment.random_scale_crop(d, scale=(0.6, 1.6), seed=s, instance_channel=1),
+                 "crop": lambda d, s: augment.random_crop(d, (24, 28), seed=s, instance_channel=1),
+                 "rotation": lambda d, s: augment.random_rotation(d, max_degrees=45, seed=s, instance_channel=1),
+                 "rotation90": lambda d, s: augment.random_rotation90(d, seed=s, instance_channel=1)}  # fmt: skip
+    expected = functions[name](data, seed)
+    np.testing.assert_array_equal(np.asarray(out["segmentation_masks"]), np.asarray(expected["segmentation_masks"]))
+    np.testing.assert_array_equal(np.asarray(out["bounding_boxes"]["boxes"]), np.asarray(expected["bounding_boxes"]["boxes"]))
+    np.testing.assert_allclose(np.asarray(out["images"]), np.asarray(expected["images"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=LAYER_IDS)
+def test_layer_jit_compiled_call_moves_boxes_and_masks_validly(case):
+    _, factory, tolerance = case
+    shapes, data = _layer_batch()
+    layer = factory()
+    compiled = tf.function(lambda d: layer(d, training=True), jit_compile=True)
+    first, second = compiled(_as_tensors(data)), compiled(_as_tensors(data))
+    assert not np.array_equal(first["images"].numpy(), second["images"].numpy()), "each call must draw a new transform"
+    for out in (first, second):
+        _check_layer_output(out, shapes, tolerance)
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=LAYER_IDS)
+def test_layer_mixed_float16_keeps_half_images_and_integer_masks(case, mixed_precision):
+    _, factory, tolerance = case
+    shapes, data = _layer_batch()
+    layer = factory()
+    out = layer(_as_tensors(data, "float16"), training=True)
+    assert out["images"].dtype == tf.float16
+    _check_layer_output(out, shapes, tolerance)
+
+
+def test_layers_refuse_bad_inputs_clearly():
+    _, data = _layer_batch()
+    with pytest.raises(TypeError, match="Keras dict"):
+        augment.BoxMaskRandomFlip()(tf.constant(data["images"]))
+    with pytest.raises(ValueError, match="instance_channel"):
+        augment.BoxMaskRandomRotation(30)(_as_tensors(data), training=True)
+    with pytest.raises(ValueError, match="rate"):
+        augment.BoxMaskRandomFlip(rate=2.0)
+    with pytest.raises(ValueError, match="instance_channel"):
+        augment.BoxMaskRandomTranslation(instance_channel=-1)
+    with pytest.raises(ValueError, match="height"):
+        augment.BoxMaskRandomCrop(0, 4)
+
+
+def test_layers_run_in_a_tf_data_pipeline():
+    shapes, _ = _batch(12, size=(32, 32), n=16)
+    layer = augment.BoxMaskRandomScaleCrop((0.8, 1.3), instance_channel=1, seed=0)
+    ds = shapes.to_dataset(batch_size=8, instance_ids=True).map(lambda d: layer(d, training=True))
+    batches = list(ds)
+    assert len(batches) == 2 and batches[0]["segmentation_masks"].dtype == tf.int32
+    rows = box_report(batches[0], shapes.labels[:8])
+    assert [r for r in rows if r[0] == "kept"] and max(r[1] for r in rows if r[0] == "kept") == 0

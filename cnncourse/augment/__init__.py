@@ -21,6 +21,13 @@ The layers are registered serializable (package ``"cnncourse"``). Example::
 """
 
 from cnncourse.augment.boxes_and_masks import (
+    BoxMaskAugmentation,
+    BoxMaskRandomCrop,
+    BoxMaskRandomFlip,
+    BoxMaskRandomRotation,
+    BoxMaskRandomRotation90,
+    BoxMaskRandomScaleCrop,
+    BoxMaskRandomTranslation,
     apply_affine,
     augment_detection_dataset,
     boxes_from_instance_ids,
@@ -45,6 +52,13 @@ from cnncourse.augment.pca_lighting import ALEXNET_SIGMA, PCALighting, rgb_princ
 
 __all__ = [
     "ALEXNET_SIGMA",
+    "BoxMaskAugmentation",
+    "BoxMaskRandomCrop",
+    "BoxMaskRandomFlip",
+    "BoxMaskRandomRotation",
+    "BoxMaskRandomRotation90",
+    "BoxMaskRandomScaleCrop",
+    "BoxMaskRandomTranslation",
     "DECK_003_ARGUMENTS",
     "PCALighting",
     "RandomChannelShift",

@@ -32,19 +32,27 @@ so boxes are tight by construction and an instance cropped away is dropped.
 
 Randomness is stateless: ``seed`` is an int or a pair of ints;
 :func:`augment_detection_dataset` gives batch ``k`` the seed ``(seed, k)``.
+
+Each transform is also a registered serializable Keras layer on the same dict
+(:class:`BoxMaskRandomFlip`, :class:`BoxMaskRandomTranslation`, :class:`BoxMaskRandomScaleCrop`,
+:class:`BoxMaskRandomCrop`, :class:`BoxMaskRandomRotation`, :class:`BoxMaskRandomRotation90`):
+identity at inference, a new seed pair from its ``SeedGenerator`` at each training call, usable
+in a model, in a ``tf.data`` map, under ``jit_compile=True`` and ``mixed_float16``. The images
+and masks are resampled by :func:`_projective_warp`, TensorFlow's projective-transform kernel
+rewritten with gathers, because the kernel itself has no XLA implementation.
 """
 
 from __future__ import annotations
 
 import math
 
-from cnncourse._validation import check_bool, check_float, check_seed
+import keras
+
+from cnncourse._validation import check_bool, check_float, check_int, check_positive_int, check_seed
 from cnncourse.augment._seeds import _tf
 from cnncourse.augment._seeds import seed_pair as _seed_pair
 
 FILL_MASK = 0
-
-
 
 
 def _check_data(data):
@@ -137,6 +145,45 @@ def _transform_boxes(boxes, labels, matrices, height, width):
     return out, keep
 
 
+def _projective_warp(images, transforms, output_shape, interpolation, fill_value):
+    """``tf.raw_ops.ImageProjectiveTransformV3`` with ``fill_mode="CONSTANT"``, written with gathers.
+
+    The same arithmetic as TensorFlow's kernel (output pixel ``(x, y)`` reads the input at
+    ``((t0 x + t1 y + t2) / k, (t3 x + t4 y + t5) / k)``, ``k = t6 x + t7 y + 1``; nearest
+    rounds half away from zero; bilinear reads ``fill_value`` for neighbours outside), but
+    XLA can compile it: the kernel has no XLA implementation, so layers built on it could
+    not run under ``jit_compile=True``.
+    """
+    tf = _tf()
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    ys = tf.cast(tf.range(output_shape[0]), tf.float32)[None, :, None]
+    xs = tf.cast(tf.range(output_shape[1]), tf.float32)[None, None, :]
+    t = [transforms[:, i, None, None] for i in range(8)]
+    k = t[6] * xs + t[7] * ys + 1.0
+    in_x = (t[0] * xs + t[1] * ys + t[2]) / k  # (B, out_h, out_w)
+    in_y = (t[3] * xs + t[4] * ys + t[5]) / k
+    fill = tf.constant(fill_value, images.dtype)
+
+    def read(row, col):
+        inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
+        index = tf.stack([tf.clip_by_value(row, 0, height - 1), tf.clip_by_value(col, 0, width - 1)], axis=-1)
+        return tf.where(inside[..., None], tf.gather_nd(images, index, batch_dims=1), fill)
+
+    if interpolation == "NEAREST":
+        def away(v):
+            return tf.cast(tf.sign(v) * tf.floor(tf.abs(v) + 0.5), tf.int32)
+
+        return read(away(in_y), away(in_x))
+    y0, x0 = tf.floor(in_y), tf.floor(in_x)
+    row0, col0 = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
+    wx, wy = (in_x - x0)[..., None], (in_y - y0)[..., None]
+    top = (1 - wx) * read(row0, col0) + wx * read(row0, col0 + 1)
+    bottom = (1 - wx) * read(row0 + 1, col0) + wx * read(row0 + 1, col0 + 1)
+    out = (1 - wy) * top + wy * bottom
+    far = (in_y <= -1) | (in_x <= -1) | (in_y >= tf.cast(height, tf.float32)) | (in_x >= tf.cast(width, tf.float32))
+    return tf.where(far[..., None], fill, out)
+
+
 def apply_affine(data, matrices, *, instance_channel: int | None = None, fill_value: float = 0.0, output_size=None):
     """Move images, masks and boxes of a batch by per-image affine maps.
 
@@ -164,10 +211,7 @@ def apply_affine(data, matrices, *, instance_channel: int | None = None, fill_va
     output_shape = tf.stack([height, width])
 
     def warp(x, interpolation, fill):
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=x, transforms=transforms, output_shape=output_shape,
-            fill_value=tf.constant(fill, tf.float32), interpolation=interpolation, fill_mode="CONSTANT",
-        )  # fmt: skip
+        return _projective_warp(x, transforms, output_shape, interpolation, fill)
 
     out = {key: value for key, value in data.items() if key not in ("images", "bounding_boxes", "segmentation_masks")}
     out["images"] = tf.cast(warp(tf.cast(images, tf.float32), "BILINEAR", fill_value), images.dtype)
@@ -360,3 +404,175 @@ def augment_detection_dataset(dataset, transforms, *, seed: int = 0):
         return data
 
     return dataset.enumerate().map(apply, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------- the same transforms as Keras layers
+class BoxMaskAugmentation(keras.layers.Layer):
+    """Base of the box- and mask-aware layers: one Keras dict in, one out (identity at inference).
+
+    ``call(data, training=True)`` takes the batch dict of the module docstring and returns a
+    dict of the same structure and dtypes (a crop changes ``H, W``). Each call draws a new
+    stateless seed pair from the layer's ``keras.random.SeedGenerator``, so ``seed`` makes a
+    run reproducible and successive calls differ. Subclasses define ``_transform(data, seed)``.
+
+    Args:
+        instance_channel: mask channel of instance ids (``j + 1`` for box row ``j``); when
+            given, boxes are re-derived from it after the move (tight by construction).
+        seed: seed of the layer's random generator (an int >= 0, or None).
+    """
+
+    def __init__(self, instance_channel: int | None = None, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.instance_channel = None if instance_channel is None else check_int("instance_channel", instance_channel,
+                                                                                 minimum=0)  # fmt: skip
+        self.seed = None if seed is None else check_seed("seed", seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.supports_masking = False
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, dict) or "images" not in input_shape:
+            raise TypeError(
+                f"{type(self).__name__} takes the Keras dict {{'images', 'bounding_boxes', 'segmentation_masks'}}, "
+                f"got inputs of shape {input_shape}"
+            )
+
+    def call(self, data, training=True):
+        if not training:
+            return data
+        tf = _tf()
+        seed = tf.cast(self.seed_generator.next(), tf.int64)
+        return self._transform(dict(data), seed)
+
+    def _transform(self, data, seed):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define _transform(data, seed)")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(instance_channel=self.instance_channel, seed=self.seed)
+        return config
+
+
+_register = keras.saving.register_keras_serializable(package="cnncourse")
+
+
+@_register
+class BoxMaskRandomFlip(BoxMaskAugmentation):
+    """:func:`random_flip` as a layer on the Keras dict: boxes exact, integer masks stay integer."""
+
+    def __init__(self, horizontal: bool = True, vertical: bool = False, rate: float = 0.5, fill_value: float = 0.0,
+                 instance_channel: int | None = None, seed: int | None = None, **kwargs):  # fmt: skip
+        super().__init__(instance_channel=instance_channel, seed=seed, **kwargs)
+        self.horizontal, self.vertical = check_bool("horizontal", horizontal), check_bool("vertical", vertical)
+        self.rate = check_float("rate", rate, minimum=0.0, maximum=1.0)
+        self.fill_value = check_float("fill_value", fill_value)
+
+    def _transform(self, data, seed):
+        return random_flip(data, horizontal=self.horizontal, vertical=self.vertical, rate=self.rate, seed=seed,
+                           instance_channel=self.instance_channel, fill_value=self.fill_value)  # fmt: skip
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(horizontal=self.horizontal, vertical=self.vertical, rate=self.rate, fill_value=self.fill_value)
+        return config
+
+
+@_register
+class BoxMaskRandomTranslation(BoxMaskAugmentation):
+    """:func:`random_translation` as a layer: whole-pixel shifts up to ``max_shift`` of the size."""
+
+    def __init__(self, max_shift: float = 0.2, fill_value: float = 0.0, instance_channel: int | None = None,
+                 seed: int | None = None, **kwargs):  # fmt: skip
+        super().__init__(instance_channel=instance_channel, seed=seed, **kwargs)
+        self.max_shift = check_float("max_shift", max_shift, minimum=0.0, maximum=1.0)
+        self.fill_value = check_float("fill_value", fill_value)
+
+    def _transform(self, data, seed):
+        return random_translation(data, max_shift=self.max_shift, seed=seed, instance_channel=self.instance_channel,
+                                  fill_value=self.fill_value)  # fmt: skip
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(max_shift=self.max_shift, fill_value=self.fill_value)
+        return config
+
+
+@_register
+class BoxMaskRandomScaleCrop(BoxMaskAugmentation):
+    """:func:`random_scale_crop` as a layer: scale jitter ``s ~ U(scale)`` and a random window."""
+
+    def __init__(self, scale=(0.75, 1.33), fill_value: float = 0.0, instance_channel: int | None = None,
+                 seed: int | None = None, **kwargs):  # fmt: skip
+        super().__init__(instance_channel=instance_channel, seed=seed, **kwargs)
+        low, high = scale if isinstance(scale, (tuple, list)) else (scale, scale)
+        low = check_float("scale[0]", low, minimum=0.0, include_minimum=False)
+        self.scale = (low, check_float("scale[1]", high, minimum=low))
+        self.fill_value = check_float("fill_value", fill_value)
+
+    def _transform(self, data, seed):
+        return random_scale_crop(data, scale=self.scale, seed=seed, instance_channel=self.instance_channel,
+                                 fill_value=self.fill_value)  # fmt: skip
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(scale=list(self.scale), fill_value=self.fill_value)
+        return config
+
+
+@_register
+class BoxMaskRandomCrop(BoxMaskAugmentation):
+    """:func:`random_crop` as a layer: a random ``(height, width)`` window, boxes moved exactly.
+
+    At inference the layer returns the input unchanged (as Keras's ``RandomCrop`` resizes
+    instead, use it only on training data, e.g. in a ``tf.data`` map).
+    """
+
+    def __init__(self, height: int, width: int, instance_channel: int | None = None, seed: int | None = None,
+                 **kwargs):  # fmt: skip
+        super().__init__(instance_channel=instance_channel, seed=seed, **kwargs)
+        self.height, self.width = check_positive_int("height", height), check_positive_int("width", width)
+
+    def _transform(self, data, seed):
+        return random_crop(data, (self.height, self.width), seed=seed, instance_channel=self.instance_channel)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(height=self.height, width=self.width)
+        return config
+
+
+@_register
+class BoxMaskRandomRotation(BoxMaskAugmentation):
+    """:func:`random_rotation` as a layer: ``U(-max_degrees, max_degrees)``; with boxes it needs
+    ``instance_channel`` (boxes re-derived from the turned instance masks)."""
+
+    def __init__(self, max_degrees: float = 15.0, fill_value: float = 0.0, instance_channel: int | None = None,
+                 seed: int | None = None, **kwargs):  # fmt: skip
+        super().__init__(instance_channel=instance_channel, seed=seed, **kwargs)
+        self.max_degrees = check_float("max_degrees", max_degrees, minimum=0.0, maximum=180.0)
+        self.fill_value = check_float("fill_value", fill_value)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if "bounding_boxes" in input_shape and self.instance_channel is None:
+            raise ValueError(
+                "BoxMaskRandomRotation moves boxes only through the instance masks: pass instance_channel= (the mask "
+                "channel of instance ids, e.g. ShapesData.to_keras_dict(instance_ids=True) -> 1), or use "
+                "BoxMaskRandomRotation90"
+            )
+
+    def _transform(self, data, seed):
+        return random_rotation(data, max_degrees=self.max_degrees, seed=seed, instance_channel=self.instance_channel,
+                               fill_value=self.fill_value)  # fmt: skip
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(max_degrees=self.max_degrees, fill_value=self.fill_value)
+        return config
+
+
+@_register
+class BoxMaskRandomRotation90(BoxMaskAugmentation):
+    """:func:`random_rotation90` as a layer: random quarter turns of square images, boxes exact."""
+
+    def _transform(self, data, seed):
+        return random_rotation90(data, seed=seed, instance_channel=self.instance_channel)
