@@ -215,7 +215,7 @@ def test_mixup_detection_keeps_both_images_boxes_keras_mixup_does_not():
 
 def test_cutmix_refuses_boxes_clearly_keras_cutmix_cannot_handle_them():
     shapes, data = _batch(9)
-    with pytest.raises(ValueError, match="mixup_detection"):
+    with pytest.raises(ValueError, match="cutmix_detection"):
         augment.cutmix({"images": data["images"], "bounding_boxes": data["bounding_boxes"]},
                        np.eye(3, dtype="float32")[np.maximum(shapes.labels[:, 0], 0)])  # fmt: skip
     layer = keras.layers.CutMix(seed=0, bounding_box_format="xyxy")
@@ -379,3 +379,156 @@ def test_layers_run_in_a_tf_data_pipeline():
     assert len(batches) == 2 and batches[0]["segmentation_masks"].dtype == tf.int32
     rows = box_report(batches[0], shapes.labels[:8])
     assert [r for r in rows if r[0] == "kept"] and max(r[1] for r in rows if r[0] == "kept") == 0
+
+
+# ---------------------------------------------------------------- box-aware CutMix
+def _cutmix_truth(data, seed, alpha=1.0):
+    """The drawn partners, rectangles and pasted-pixel masks, and each instance's pixels."""
+    from cnncourse.augment.mixing import _cutmix_draw
+    from cnncourse.augment._seeds import seed_pair
+
+    partner, rect, inside = _cutmix_draw(tf.shape(data["images"]), alpha, seed_pair(seed))
+    return partner.numpy(), rect.numpy(), inside.numpy()
+
+
+def _instance_pixels(ids, m):
+    return np.stack([ids == j + 1 for j in range(m)], axis=1)  # (B, M, H, W)
+
+
+def _bounds(box, pixels):
+    ys, xs = np.nonzero(pixels)
+    return box[0] <= xs.min() and box[1] <= ys.min() and box[2] >= xs.max() + 1 and box[3] >= ys.max() + 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_cutmix_detection_cuts_and_pastes_boxes_by_the_documented_rule(seed):
+    shapes, data = _batch(20 + seed, size=(36, 40), n=10)
+    min_visible = 0.3
+    out = augment.cutmix_detection(data, seed=seed, min_visible=min_visible)
+    partner, rect, inside = _cutmix_truth(data, seed)
+    b, m = shapes.labels.shape
+    boxes, labels = np.asarray(out["bounding_boxes"]["boxes"]), np.asarray(out["bounding_boxes"]["labels"])
+    assert boxes.shape == (b, 2 * m, 4) and labels.shape == (b, 2 * m)
+    assert out["segmentation_masks"].dtype == tf.int32
+    images, masks = data["images"], data["segmentation_masks"]
+    np.testing.assert_array_equal(np.asarray(out["images"]), np.where(inside[..., None], images[partner], images))
+    np.testing.assert_array_equal(np.asarray(out["segmentation_masks"]), np.where(inside[..., None], masks[partner], masks))
+    np.testing.assert_allclose(np.asarray(out["mix_weights"]), 1 - inside.mean(axis=(1, 2)), atol=1e-6)
+    pixels = _instance_pixels(shapes.instance_ids, m)
+    counts = {"kept": 0, "dropped": 0, "partner kept": 0, "partner dropped": 0}
+    for i in range(b):
+        y1, x1, y2, x2 = rect[i]
+        for j in range(2 * m):
+            own = j < m
+            source, k = (i, j) if own else (partner[i], j - m)
+            before = shapes.boxes[source, k]
+            if shapes.labels[source, k] < 0:
+                assert labels[i, j] == -1 and np.all(boxes[i, j] == -1), "padding must stay -1"
+                continue
+            bx1, by1, bx2, by2 = before
+            cover = max(0, min(bx2, x2) - max(bx1, x1)) * max(0, min(by2, y2) - max(by1, y1)) / ((bx2 - bx1) * (by2 - by1))
+            share = 1 - cover if own else cover
+            visible = pixels[source, k] & (~inside[i] if own else inside[i])
+            if share < min_visible or share == 0:
+                assert labels[i, j] == -1 and np.all(boxes[i, j] == -1), (i, j, share)
+                counts["dropped" if own else "partner dropped"] += 1
+                continue
+            assert labels[i, j] == shapes.labels[source, k], "labels must stay with their boxes"
+            counts["kept" if own else "partner kept"] += 1
+            box = boxes[i, j]
+            assert box[0] >= bx1 and box[1] >= by1 and box[2] <= bx2 and box[3] <= by2, "a cut box must shrink, not grow"
+            if not own:
+                assert box[0] >= x1 and box[1] >= y1 and box[2] <= x2 and box[3] <= y2, "pasted boxes lie in the rectangle"
+            if visible.any():
+                assert _bounds(box, visible), (i, j, box, "must bound the visible pixels of its instance")
+    assert all(counts.values()) or seed != 0, counts  # seed 0 shows every case
+    assert counts["kept"] and counts["partner kept"]
+
+
+def test_cutmix_detection_shortens_a_box_cut_across_its_whole_height():
+    images = np.zeros((2, 10, 10, 1), "float32")
+    boxes = np.array([[[2, 2, 8, 6]], [[0, 0, 1, 1]]], "float32")
+    data = {"images": images, "bounding_boxes": {"boxes": boxes, "labels": np.array([[3], [4]], "int32")}}
+    for seed in range(60):  # find draws whose rectangle spans the first box's rows and covers its right part
+        partner, rect, _ = _cutmix_truth(data, seed)
+        y1, x1, y2, x2 = rect[0]
+        if partner[0] == 1 and y1 <= 2 and y2 >= 6 and 2 < x1 < 8 <= x2 and (x1 - 2) / 6 >= 0.25:
+            out = augment.cutmix_detection(data, seed=seed)
+            np.testing.assert_array_equal(np.asarray(out["bounding_boxes"]["boxes"])[0, 0], [2, 2, x1, 6])
+            return
+    pytest.fail("no draw cut the box's right part in 60 seeds")
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_cutmix_detection_with_instance_ids_gives_tight_boxes_and_pixel_shares(seed):
+    shapes, data = _batch(30 + seed, size=(36, 40), n=10)
+    out = augment.cutmix_detection(data, seed=seed, min_visible=0.4, instance_channel=1)
+    partner, _, inside = _cutmix_truth(data, seed)
+    b, m = shapes.labels.shape
+    ids = np.asarray(out["segmentation_masks"][..., 1])
+    expected_ids = np.where(inside, np.where(shapes.instance_ids[partner] > 0, shapes.instance_ids[partner] + m, 0),
+                            shapes.instance_ids)  # fmt: skip
+    np.testing.assert_array_equal(ids, expected_ids)
+    boxes, labels = np.asarray(out["bounding_boxes"]["boxes"]), np.asarray(out["bounding_boxes"]["labels"])
+    kept = 0
+    for i in range(b):
+        for j in range(2 * m):
+            source, k = (i, j) if j < m else (partner[i], j - m)
+            total = (shapes.instance_ids[source] == k + 1).sum()
+            share = (ids[i] == j + 1).sum() / total if total else 0
+            if share < 0.4 or share == 0:
+                assert labels[i, j] == -1 and np.all(boxes[i, j] == -1)
+                continue
+            kept += 1
+            assert labels[i, j] == shapes.labels[source, k]
+            tight = _tight(ids[i], j)
+            np.testing.assert_array_equal(boxes[i, j], tight)
+    assert kept
+
+
+def test_cutmix_detection_layer_round_trip_jit_and_mixed_precision(tmp_path, mixed_precision):
+    shapes, data = _layer_batch()
+    keras.config.set_dtype_policy("float32")
+    layer = augment.BoxMaskCutMix(alpha=1.0, min_visible=0.3, instance_channel=1, seed=2)
+    inputs = _symbolic_inputs(data)
+    model = keras.Model(inputs, layer(inputs, training=True))
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    restored_layer = [lay for lay in restored.layers if isinstance(lay, augment.BoxMaskCutMix)][0]
+    assert restored_layer.get_config() == layer.get_config()
+    same = layer(_as_tensors(data), training=False)
+    np.testing.assert_array_equal(np.asarray(same["images"]), data["images"])
+    seed = layer.seed_generator.state.numpy().astype("int64")
+    out = layer(_as_tensors(data), training=True)
+    expected = augment.cutmix_detection(data, min_visible=0.3, seed=seed, instance_channel=1)
+    np.testing.assert_array_equal(np.asarray(out["bounding_boxes"]["boxes"]), np.asarray(expected["bounding_boxes"]["boxes"]))
+    compiled = tf.function(lambda d: layer(d, training=True), jit_compile=True)
+    first, second = compiled(_as_tensors(data)), compiled(_as_tensors(data))
+    assert not np.array_equal(first["images"].numpy(), second["images"].numpy())
+    for result in (first, second):
+        ids = result["segmentation_masks"].numpy()[..., 1]
+        for i, j in zip(*np.nonzero(result["bounding_boxes"]["labels"].numpy() >= 0)):
+            np.testing.assert_array_equal(result["bounding_boxes"]["boxes"].numpy()[i, j], _tight(ids[i], j))
+    keras.config.set_dtype_policy("mixed_float16")
+    half = augment.BoxMaskCutMix(seed=2)(_as_tensors(data, "float16"), training=True)
+    assert half["images"].dtype == tf.float16 and half["segmentation_masks"].dtype == tf.int32
+
+
+def test_cutmix_detection_beta_sampler_has_the_beta_moments():
+    from cnncourse.augment.mixing import _beta_compilable
+
+    for alpha in (0.4, 1.0, 2.0):
+        draws = _beta_compilable([40000], alpha, tf.constant([3, 4], tf.int64)).numpy()
+        assert draws.min() >= 0 and draws.max() <= 1
+        assert draws.mean() == pytest.approx(0.5, abs=0.01)
+        assert draws.var() == pytest.approx(1 / (4 * (2 * alpha + 1)), rel=0.05)
+
+
+def test_cutmix_detection_refuses_bad_input_clearly():
+    _, data = _batch(0)
+    with pytest.raises(ValueError, match="bounding_boxes"):
+        augment.cutmix_detection({"images": data["images"]})
+    with pytest.raises(ValueError, match="min_visible"):
+        augment.cutmix_detection(data, min_visible=1.5)
+    with pytest.raises(ValueError, match="alpha"):
+        augment.cutmix_detection(data, alpha=0)

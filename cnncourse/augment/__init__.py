@@ -8,7 +8,7 @@
   the layer :class:`PCALighting`;
 - :mod:`.crops`: AlexNet's random crops + reflections and its ten test crops;
 - :mod:`.mixing`: MixUp, CutMix (labels = the real share of pasted pixels), RandAugment,
-  and MixUp for detection;
+  MixUp and CutMix for detection (:func:`cutmix_detection`, layer :class:`BoxMaskCutMix`);
 - :mod:`.boxes_and_masks`: flips, translations, scale jitter / crop, rotations on Keras's
   dict ``{"images", "bounding_boxes": {"boxes", "labels"}, "segmentation_masks"}`` with
   boxes clipped or dropped as documented and integer masks kept integer.
@@ -47,12 +47,22 @@ from cnncourse.augment.generator import (
     deck_layer_arguments,
     legacy_generator,
 )
-from cnncourse.augment.mixing import cutmix, cutmix_boxes, mixed_dataset, mixup, mixup_detection, rand_augment
+from cnncourse.augment.mixing import (
+    BoxMaskCutMix,
+    cutmix,
+    cutmix_boxes,
+    cutmix_detection,
+    mixed_dataset,
+    mixup,
+    mixup_detection,
+    rand_augment,
+)
 from cnncourse.augment.pca_lighting import ALEXNET_SIGMA, PCALighting, rgb_principal_components
 
 __all__ = [
     "ALEXNET_SIGMA",
     "BoxMaskAugmentation",
+    "BoxMaskCutMix",
     "BoxMaskRandomCrop",
     "BoxMaskRandomFlip",
     "BoxMaskRandomRotation",
@@ -70,6 +80,7 @@ __all__ = [
     "boxes_from_instance_ids",
     "cutmix",
     "cutmix_boxes",
+    "cutmix_detection",
     "deck_generator_layers",
     "deck_layer_arguments",
     "legacy_generator",
