@@ -1,5 +1,11 @@
 """Run All on each fresh student notebook, in JupyterLab in headless Chromium, reaches the last cell.
 
+The kernels run the ``smoke`` profile (cnncourse/config.py): every cell runs, on the smallest
+data and epochs. What this test proves is the student's path through the lesson (unfinished
+exercises and the cells that need them stop in one line, Run All goes on); what the lesson's
+training reaches in the ``quick`` profile, nbval proves on the solutions, whose other cells
+are the same (``cnncourse generate --check``).
+
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and the
 ``selenium`` package (the ``test`` extra); skipped, with the reason, when one is missing.
 Nothing is downloaded: the browser and its driver are the system's.
@@ -20,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 STUDENT_NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-#: seconds Run All of one notebook may take (quick profile, 2-core CPU)
+#: seconds Run All of one notebook may take (smoke profile, 2-core CPU)
 RUN_ALL_SECONDS = 600
 
 
@@ -62,7 +68,7 @@ def lab(tmp_path_factory):
                "--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=True"]
     if os.geteuid() == 0:
         command.append("--allow-root")
-    env = {**os.environ, "CNNCOURSE_PROFILE": "quick", "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config")}
+    env = {**os.environ, "CNNCOURSE_PROFILE": "smoke", "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config")}
     log = open(root / "server.log", "w")
     server = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env)
     options = webdriver.ChromeOptions()

@@ -17,7 +17,7 @@ def test_profile_from_environment(monkeypatch):
 
 def test_bad_profile_is_named(monkeypatch):
     monkeypatch.setenv("CNNCOURSE_PROFILE", "fast")
-    with pytest.raises(ValueError, match=r"CNNCOURSE_PROFILE='fast' is not a known profile; known: quick, full"):
+    with pytest.raises(ValueError, match=r"CNNCOURSE_PROFILE='fast' is not a known profile; known: quick, full, smoke"):
         config.current_profile()
 
 
@@ -37,17 +37,38 @@ def test_settings_lookup_and_errors():
         cfg.epochz
     with pytest.raises(KeyError, match="notebook='99_nope' has no settings"):
         config.settings("99_nope", "quick")
-    with pytest.raises(ValueError, match="profile='slow' is not a known profile; known: quick, full"):
+    with pytest.raises(ValueError, match="profile='slow' is not a known profile; known: quick, full, smoke"):
         config.settings("00_welcome", "slow")
-    with pytest.raises(TypeError, match="profile must be a string, one of quick, full; got 1"):
+    with pytest.raises(TypeError, match="profile must be a string, one of quick, full, smoke; got 1"):
         config.settings("00_welcome", 1)
 
 
 @pytest.mark.parametrize("notebook", sorted(config.NOTEBOOK_SETTINGS))
 def test_both_profiles_define_the_same_settings(notebook):
     profiles = config.NOTEBOOK_SETTINGS[notebook]
-    assert set(profiles) == set(config.PROFILES)
+    assert set(profiles) == set(config.LEARNING_PROFILES)
     assert set(profiles["quick"]) == set(profiles["full"])
+
+
+@pytest.mark.parametrize("notebook", sorted(config.NOTEBOOK_SETTINGS))
+def test_smoke_is_quick_made_smaller_and_asserting_no_quality(notebook):
+    quick, smoke = config.settings(notebook, "quick"), config.settings(notebook, "smoke")
+    overrides = config.SMOKE_OVERRIDES.get(notebook, {})
+    assert set(overrides) <= set(quick), f"{notebook}: smoke overrides unknown settings {set(overrides) - set(quick)}"
+    assert set(smoke) == set(quick) and smoke.profile == "smoke"
+    for name, value in smoke.items():
+        if name not in overrides:
+            assert value == quick[name], name
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        elif name.endswith(("_error", "_slack")):  # bounds from above: none
+            assert value >= quick[name], name
+        else:  # sizes and epochs shrink; targets, margins and gaps drop to bounds any run meets
+            assert value <= quick[name], name
+
+
+def test_smoke_overrides_only_known_notebooks():
+    assert set(config.SMOKE_OVERRIDES) <= set(config.NOTEBOOK_SETTINGS)
 
 
 def test_every_solution_notebook_has_settings():
