@@ -3,6 +3,8 @@
 - :mod:`.generator`: deck 003's ``ImageDataGenerator`` rebuilt from Keras 3 preprocessing
   layers in a parallel, prefetched ``tf.data`` pipeline (:func:`deck_generator_layers`,
   :func:`augmented_dataset`, the unit conversions in :func:`deck_layer_arguments`);
+- :mod:`.fused_geometry`: :class:`FusedRandomAffine`, the same augmentation with one
+  resampling per image (the five maps composed into one matrix), the pipeline's fast path;
 - :mod:`.channel_shift`: :class:`RandomChannelShift` (the legacy ``channel_shift_range``);
 - :mod:`.pca_lighting`: AlexNet's PCA colour noise, :func:`rgb_principal_components` and
   the layer :class:`PCALighting`;
@@ -40,6 +42,7 @@ from cnncourse.augment.boxes_and_masks import (
 )
 from cnncourse.augment.channel_shift import RandomChannelShift
 from cnncourse.augment.crops import alexnet_crop_and_flip, augmented_copies, ten_crops
+from cnncourse.augment.fused_geometry import FusedRandomAffine, compose_transforms
 from cnncourse.augment.generator import (
     DECK_003_ARGUMENTS,
     augmented_dataset,
@@ -70,6 +73,7 @@ __all__ = [
     "BoxMaskRandomScaleCrop",
     "BoxMaskRandomTranslation",
     "DECK_003_ARGUMENTS",
+    "FusedRandomAffine",
     "PCALighting",
     "RandomChannelShift",
     "alexnet_crop_and_flip",
@@ -78,6 +82,7 @@ __all__ = [
     "augmented_copies",
     "augmented_dataset",
     "boxes_from_instance_ids",
+    "compose_transforms",
     "cutmix",
     "cutmix_boxes",
     "cutmix_detection",

@@ -30,7 +30,12 @@ legacy argument (deck value)      Keras 3 layer
 ================================  ==============================================================
 
 One difference stays: the legacy generator composes all geometric changes into one affine
-map and resamples once; the layers resample once per layer (slightly softer images).
+map and resamples once; the layers resample once per layer (slightly softer images, and
+five resamplings' time). ``deck_generator_layers(fused=True)`` is the fast path: one
+:class:`~cnncourse.augment.FusedRandomAffine` layer draws the same parameters from the same
+distributions, composes the five maps into one matrix per image and resamples once
+(:mod:`cnncourse.augment.fused_geometry` documents the equivalence); it is what
+:func:`augmented_dataset` uses by default. The five layers stay the teaching version.
 """
 
 from __future__ import annotations
@@ -107,17 +112,19 @@ def deck_layer_arguments(
     }
 
 
-def deck_generator_layers(seed: int = 0, **legacy_arguments):
-    """The deck-003 generator as a ``keras.Sequential`` of preprocessing layers.
+def deck_generator_layers(seed: int = 0, fused: bool = False, **legacy_arguments):
+    """The deck-003 generator as a ``keras.Sequential`` of preprocessing layers, or as one fused layer.
 
     Args:
-        seed: base seed; layer ``k`` gets ``seed + k``.
+        seed: base seed; layer ``k`` gets ``seed + k`` (the fused layer gets ``seed``).
+        fused: return one :class:`~cnncourse.augment.FusedRandomAffine` (one resampling per
+            image, same parameter distributions) instead of the five Keras layers + channel shift.
         **legacy_arguments: any argument of :func:`deck_layer_arguments` (default: the deck's).
 
     Returns:
-        ``keras.Sequential`` mapping float ``(B, H, W, C)`` images in ``[0, 1]`` to augmented
-        images of the same shape (identity with ``training=False``); layers with a zero
-        range are left out.
+        ``keras.Sequential`` (or the fused layer) mapping float ``(B, H, W, C)`` images in
+        ``[0, 1]`` to augmented images of the same shape (identity with ``training=False``);
+        layers with a zero range are left out.
     """
     import keras
 
@@ -125,6 +132,10 @@ def deck_generator_layers(seed: int = 0, **legacy_arguments):
 
     seed = check_seed("seed", seed)
     arguments = deck_layer_arguments(**legacy_arguments)
+    if check_bool("fused", fused):
+        from cnncourse.augment.fused_geometry import FusedRandomAffine
+
+        return FusedRandomAffine(**arguments, seed=seed, name="deck_003_fused")
     fill = arguments["fill_mode"]
     L = keras.layers
     layers = []
@@ -154,14 +165,19 @@ def augmented_dataset(
     repeat: bool = False,
     seed: int = 0,
     parallel: bool = True,
+    fused: bool = True,
 ):
     """A ``tf.data`` pipeline that augments whole batches in parallel and prefetches.
+
+    The images stay in memory as given (uint8 stays uint8, a quarter of float32); each batch
+    is gathered by index, converted to float32 and augmented in one map call.
 
     Args:
         images: ``(N, H, W, C)``, uint8 (divided by 255, the deck's ``rescale``) or float in ``[0, 1]``.
         labels: optional ``(N, ...)`` labels, passed through unchanged.
         layers: the augmentation, a Keras layer or model called with ``training=True``
-            (default: :func:`deck_generator_layers` with the deck's arguments).
+            (default: :func:`deck_generator_layers` with the deck's arguments, fused or not
+            as ``fused`` says).
         batch_size: images per batch.
         shuffle: reshuffle every epoch (deterministic from ``seed``).
         repeat: repeat forever (for ``steps_per_epoch`` training).
@@ -171,6 +187,8 @@ def augmented_dataset(
             same time may draw in a different order from run to run; ``parallel=False``
             maps one batch at a time (each batch still uses every core, and prefetching
             still overlaps augmentation with training) and is reproducible.
+        fused: with ``layers=None``, augment with the fused layer (one resampling per
+            image, the fast path) instead of the five teaching layers.
 
     Returns:
         ``tf.data.Dataset`` of float32 ``(B, H, W, C)`` batches, or ``(images, labels)``.
@@ -182,26 +200,30 @@ def augmented_dataset(
     batch_size = check_positive_int("batch_size", batch_size)
     shuffle, repeat = check_bool("shuffle", shuffle), check_bool("repeat", repeat)
     seed = check_seed("seed", seed)
-    if images.dtype == np.uint8:
-        images = images.astype(np.float32) / np.float32(255.0)
-    images = images.astype(np.float32)
+    scale = images.dtype == np.uint8
+    stored = tf.constant(images if scale else images.astype(np.float32))
     if labels is not None:
         labels = np.asarray(labels)
         if len(labels) != len(images):
             raise ValueError(f"labels must have one entry per image ({len(images)}), got {len(labels)}")
+        stored_labels = tf.constant(labels)
     parallel = check_bool("parallel", parallel)
     calls = tf.data.AUTOTUNE if parallel else None
-    layers = deck_generator_layers(seed=seed) if layers is None else layers
-    dataset = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
+    fused = check_bool("fused", fused)
+    layers = deck_generator_layers(seed=seed, fused=fused) if layers is None else layers
+
+    def batch_of(indices):
+        x = tf.gather(stored, indices)
+        x = tf.cast(x, tf.float32) / 255.0 if scale else x
+        x = layers(x, training=True)
+        return x if labels is None else (x, tf.gather(stored_labels, indices))
+
+    dataset = tf.data.Dataset.range(len(images))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size)
-    if labels is None:
-        dataset = dataset.map(lambda x: layers(x, training=True), num_parallel_calls=calls)
-    else:
-        dataset = dataset.map(lambda x, y: (layers(x, training=True), y), num_parallel_calls=calls)
+    dataset = dataset.batch(batch_size).map(batch_of, num_parallel_calls=calls)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
