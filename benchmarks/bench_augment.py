@@ -1,18 +1,25 @@
-"""Benchmark cnncourse.augment: deck 003's augmentation three ways, same settings, same images.
+"""Benchmark cnncourse.augment: deck 003's augmentation four ways, same settings, same images.
 
 Run::
 
     .venv/bin/python benchmarks/bench_augment.py                 # 64x64 and 224x224
-    .venv/bin/python benchmarks/bench_augment.py --sizes 224 --images 256 --repeats 3
+    .venv/bin/python benchmarks/bench_augment.py --sizes 224 --images 256 --repeats 5
 
-1. ``pipeline``: :func:`cnncourse.augment.augmented_dataset`: the Keras 3 preprocessing
-   layers on whole batches in a ``tf.data`` pipeline (parallel map, prefetch);
-2. ``legacy``: Keras's legacy ``ImageDataGenerator`` (``keras.src.legacy.preprocessing.image``)
+1. ``fused``: :func:`cnncourse.augment.augmented_dataset` with its default layer,
+   :class:`~cnncourse.augment.FusedRandomAffine` (the five maps composed, one XLA-compiled
+   resampling per image, then the channel shift) on whole batches (parallel map, prefetch);
+2. ``layers``: the same pipeline with the five Keras 3 preprocessing layers + channel shift
+   (:func:`cnncourse.augment.deck_generator_layers`, the teaching version);
+3. ``legacy``: Keras's legacy ``ImageDataGenerator`` (``keras.src.legacy.preprocessing.image``)
    with the deck's arguments and ``rescale=1/255``, ``flow`` over the same images;
-3. ``loop``: a plain per-image Python loop calling the same layers on one image at a time.
+4. ``loop``: a plain per-image Python loop calling the five layers on one image at a time.
 
-Prints images per second (median of ``--repeats`` passes over the images, after a warm-up
-pass) and each method's speed as a ratio to the legacy generator measured in the same run.
+A pass is one epoch over ``--images`` images: a new ``tf.data`` iterator (its start-up, a
+few tenths of a second on a busy two-core machine, is counted; more images per pass
+amortise it) or a new legacy ``flow``. (A long-lived iterator would not be fair: its
+prefetch thread keeps working while the other methods are timed.) The methods run interleaved (one pass of each in turn, ``--repeats`` times,
+after a warm-up pass of each), so a busy machine slows them alike. Prints images per second
+(median pass) and each method's speed as a ratio to the legacy generator.
 """
 
 from __future__ import annotations
@@ -37,20 +44,23 @@ def photos(size, n):
     return (np.resize(base, (n,) + base.shape[1:]) * 255).round().astype(np.uint8)
 
 
-def rate(function, n, repeats):
-    function()  # warm-up: traces, caches
-    times = []
+def rates(functions, counts, repeats):
+    """Images/s of each function (median of ``repeats`` interleaved passes, after a warm-up pass)."""
+    for function in functions.values():
+        function()  # warm-up: traces, compiles, caches
+    times = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return n / statistics.median(times)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: counts[name] / statistics.median(times[name]) for name in functions}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
-    parser.add_argument("--images", type=int, default=128, help="images per pass")
+    parser.add_argument("--images", type=int, default=256, help="images per pass (one epoch)")
     parser.add_argument("--loop-images", type=int, default=32, help="images per pass of the slow per-image loop")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
@@ -63,18 +73,18 @@ def main(argv=None):
     print(f"{'size':>5} {'method':>9} {'images/s':>10} {'x legacy':>9}")
     for size in args.sizes:
         images = photos(size, args.images)
+        batches = -(-len(images) // args.batch_size)
         layers = augment.deck_generator_layers(seed=0)
-        dataset = augment.augmented_dataset(images, batch_size=args.batch_size, shuffle=False, layers=layers)
+        fused = augment.augmented_dataset(images, batch_size=args.batch_size, shuffle=False, seed=0)
+        teaching = augment.augmented_dataset(images, batch_size=args.batch_size, shuffle=False, layers=layers)
+        legacy = ImageDataGenerator(rescale=1.0 / 255, **augment.DECK_003_ARGUMENTS)
 
-        def pipeline():
-            for batch in dataset:
+        def epoch(dataset):
+            for batch in dataset:  # a new iterator: an epoch, its start-up included
                 pass
             return batch
 
-        legacy = ImageDataGenerator(rescale=1.0 / 255, **augment.DECK_003_ARGUMENTS)
-        batches = -(-len(images) // args.batch_size)
-
-        def legacy_run():
+        def legacy_epoch():
             flow = legacy.flow(images.astype(np.float32), batch_size=args.batch_size, shuffle=False, seed=0)
             for _ in range(batches):
                 batch = next(flow)
@@ -85,14 +95,13 @@ def main(argv=None):
         def loop():
             return [layers(image[None], training=True) for image in loop_images]
 
-        rates = {
-            "pipeline": rate(pipeline, len(images), args.repeats),
-            "legacy": rate(legacy_run, len(images), args.repeats),
-            "loop": rate(loop, len(loop_images), args.repeats),
-        }
-        for method, value in rates.items():
-            print(f"{size:>5} {method:>9} {value:>10.1f} {value / rates['legacy']:>8.2f}x")
-
+        functions = {"fused": lambda: epoch(fused), "layers": lambda: epoch(teaching), "legacy": legacy_epoch,
+                     "loop": loop}  # fmt: skip
+        counts = {"fused": batches * args.batch_size, "layers": batches * args.batch_size,
+                  "legacy": batches * args.batch_size, "loop": len(loop_images)}  # fmt: skip
+        speeds = rates(functions, counts, args.repeats)
+        for method, value in speeds.items():
+            print(f"{size:>5} {method:>9} {value:>10.1f} {value / speeds['legacy']:>8.2f}x")
 
 if __name__ == "__main__":
     main()
