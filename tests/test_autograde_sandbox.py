@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -15,7 +20,7 @@ from cnncourse.grading.gradebook import Gradebook
 from cnncourse.grading.notebook_format import notebook_text
 from cnncourse.grading.prepare import prepare
 from cnncourse.grading.release import INSTRUCTOR_ONLY_MODULES
-from cnncourse.grading.containment import isolation_problem
+from cnncourse.grading.containment import isolation_prefix, isolation_problem
 from cnncourse.grading.kernel import _OutputCollector
 from cnncourse.grading.runner import KernelStartError, RunOptions, run_notebook
 from cnncourse.grading.sandbox import (
@@ -225,3 +230,27 @@ def test_hidden_region_inside_a_block_runs_whole_and_shows_no_details():
     assert (passed.score, passed.hidden) == (2.0, "passed")
     assert (failed.score, failed.hidden) == (0.0, "failed")
     assert "no details are shown" in failed.message and "41" not in failed.message and "secret" not in failed.message
+
+
+@pytest.mark.skipif(isolation_problem() is not None or os.geteuid() != 0,
+                    reason="needs Linux namespaces and root (to run the kernel as another user)")
+def test_a_kernel_under_another_user_still_dies_with_its_grader(tmp_path):
+    """A new user id clears PR_SET_PDEATHSIG: the isolated command must get it back before it runs."""
+    private = tmp_path / "private"
+    keep = Path(tempfile.mkdtemp(prefix="cnncourse-keep-"))  # outside the closed pytest folder, as the grader's
+    base = private / "run"  # the runner's layout
+    places = {"{workdir}": str(base / "work"), "{runtime}": str(base / "runtime"), "{site}": str(base / "site")}
+    for folder in places.values():
+        Path(folder).mkdir(parents=True)
+    prefix = []
+    for word in isolation_prefix([], private, keep, uid=65534):
+        for placeholder, value in places.items():
+            word = word.replace(placeholder, value)
+        prefix.append(word)
+    report = ("import ctypes, os; signal = ctypes.c_int(); "
+              "ctypes.CDLL(None).prctl(2, ctypes.byref(signal), 0, 0, 0); print(os.getuid(), signal.value)")
+    try:
+        result = subprocess.run([*prefix, sys.executable, "-c", report], capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
+    assert result.stdout.split() == ["65534", str(int(signal.SIGKILL))], result.stdout + result.stderr

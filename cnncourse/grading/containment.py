@@ -156,7 +156,9 @@ def isolation_prefix(hide: Iterable[Path], private_root: Path, keep_dir: Path, u
     if uid is not None:
         script.append(f'chown -R {int(uid)}:{int(uid)} "{{workdir}}" "{{runtime}}"')
         drop += [f"--reuid={int(uid)}", f"--regid={int(uid)}", "--clear-groups"]
-    drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    # a new user id clears the parent-death signal unshare --kill-child gave the kernel: keep it, or
+    # a grader killed before the launcher sets it again (sandbox.py) leaves the kernel running
+    drop += ["--pdeathsig", "keep", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     script.append("exec " + " ".join(drop) + ' "$@"')
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     # setpriv --pdeathsig: unshare dies with the grader, and --kill-child takes the kernel with it
