@@ -164,7 +164,7 @@ def test_notebook_03_says_it_falls_back_to_the_digits_without_mnist(monkeypatch,
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
-def test_every_setting_a_notebook_reads_exists_in_both_profiles(path):
+def test_every_setting_a_notebook_reads_exists_in_every_profile(path):
     import ast
 
     from cnncourse import config
@@ -181,5 +181,5 @@ def test_every_setting_a_notebook_reads_exists_in_both_profiles(path):
     read -= {"profile", "notebook"}
     assert read, f"{path.name} reads no cfg setting"
     for profile in config.PROFILES:
-        missing = sorted(read - set(config.NOTEBOOK_SETTINGS[stem][profile]))
+        missing = sorted(read - set(config.settings(stem, profile)))
         assert not missing, f"{path.name} reads cfg.{', cfg.'.join(missing)}, which the {profile} profile does not define"
