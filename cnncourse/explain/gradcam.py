@@ -47,6 +47,9 @@ def grad_cam(model, images, layer_name: str, class_index, *, upsample: bool = Tr
             features, scores = both(tf.constant(images[part]), training=False)
             picked = tf.gather(scores, classes[part], axis=1, batch_dims=1)
         grads = tape.gradient(picked, features)
+        if grads is None:
+            raise ValueError(f"layer_name: the class scores do not depend on the output of {layer_name!r} "
+                             f"(a layer that passes its input through unchanged has no output of its own)")
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         maps.append(tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy())
     maps = np.concatenate(maps).astype(np.float32)

@@ -80,6 +80,18 @@ NMS = ("cnncourse.boxes.batched_nms", "cnncourse.boxes.nms_reference",
 VOC_AP = ("cnncourse.boxes.voc_average_precision",)
 COCO_AP = ("cnncourse.boxes.coco_average_precision", "cnncourse.boxes.coco_summary",
            "pycocotools.cocoeval.COCOeval")
+OCCLUSION = ("cnncourse.explain.occlusion_sensitivity", "cnncourse.explain.occlusion_sensitivity_loop",
+             "cnncourse.explain.occlusion.occlusion_sensitivity", "cnncourse.explain.occlusion.occlusion_sensitivity_loop",
+             "cnncourse.explain.occlusion_masks", "cnncourse.explain.occlusion.occlusion_masks")
+SALIENCY = ("cnncourse.explain.saliency_map", "cnncourse.explain.input_gradients", "cnncourse.explain.smoothgrad",
+            "cnncourse.explain.guided_backprop", "cnncourse.explain.saliency.saliency_map",
+            "cnncourse.explain.saliency.input_gradients")
+POINTING_GAME = ("cnncourse.explain.pointing_game", "cnncourse.explain.pointing_hits",
+                 "cnncourse.explain.sanity.pointing_game", "cnncourse.explain.sanity.pointing_hits")
+GRAD_CAM = ("cnncourse.explain.grad_cam", "cnncourse.explain.gradcam.grad_cam")
+GRAM = ("cnncourse.explain.gram_matrix", "cnncourse.explain.style.gram_matrix")
+STYLE_LOSS = ("cnncourse.explain.style_layer_loss", "cnncourse.explain.style_loss", "cnncourse.explain.style.style_layer_loss",
+              "cnncourse.explain.style.style_loss") + GRAM
 
 
 class ForbiddenCall(AssertionError):
