@@ -38,7 +38,7 @@ Each transform is also a registered serializable Keras layer on the same dict
 :class:`BoxMaskRandomCrop`, :class:`BoxMaskRandomRotation`, :class:`BoxMaskRandomRotation90`):
 identity at inference, a new seed pair from its ``SeedGenerator`` at each training call, usable
 in a model, in a ``tf.data`` map, under ``jit_compile=True`` and ``mixed_float16``. The images
-and masks are resampled by :func:`_projective_warp`, TensorFlow's projective-transform kernel
+and masks are resampled by :func:`cnncourse.augment.warp.projective_warp`, TensorFlow's projective-transform kernel
 rewritten with gathers, because the kernel itself has no XLA implementation.
 """
 
@@ -51,6 +51,7 @@ import keras
 from cnncourse._validation import check_bool, check_float, check_int, check_positive_int, check_seed
 from cnncourse.augment._seeds import _tf
 from cnncourse.augment._seeds import seed_pair as _seed_pair
+from cnncourse.augment.warp import projective_warp
 
 FILL_MASK = 0
 
@@ -145,45 +146,6 @@ def _transform_boxes(boxes, labels, matrices, height, width):
     return out, keep
 
 
-def _projective_warp(images, transforms, output_shape, interpolation, fill_value):
-    """``tf.raw_ops.ImageProjectiveTransformV3`` with ``fill_mode="CONSTANT"``, written with gathers.
-
-    The same arithmetic as TensorFlow's kernel (output pixel ``(x, y)`` reads the input at
-    ``((t0 x + t1 y + t2) / k, (t3 x + t4 y + t5) / k)``, ``k = t6 x + t7 y + 1``; nearest
-    rounds half away from zero; bilinear reads ``fill_value`` for neighbours outside), but
-    XLA can compile it: the kernel has no XLA implementation, so layers built on it could
-    not run under ``jit_compile=True``.
-    """
-    tf = _tf()
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
-    ys = tf.cast(tf.range(output_shape[0]), tf.float32)[None, :, None]
-    xs = tf.cast(tf.range(output_shape[1]), tf.float32)[None, None, :]
-    t = [transforms[:, i, None, None] for i in range(8)]
-    k = t[6] * xs + t[7] * ys + 1.0
-    in_x = (t[0] * xs + t[1] * ys + t[2]) / k  # (B, out_h, out_w)
-    in_y = (t[3] * xs + t[4] * ys + t[5]) / k
-    fill = tf.constant(fill_value, images.dtype)
-
-    def read(row, col):
-        inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
-        index = tf.stack([tf.clip_by_value(row, 0, height - 1), tf.clip_by_value(col, 0, width - 1)], axis=-1)
-        return tf.where(inside[..., None], tf.gather_nd(images, index, batch_dims=1), fill)
-
-    if interpolation == "NEAREST":
-        def away(v):
-            return tf.cast(tf.sign(v) * tf.floor(tf.abs(v) + 0.5), tf.int32)
-
-        return read(away(in_y), away(in_x))
-    y0, x0 = tf.floor(in_y), tf.floor(in_x)
-    row0, col0 = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
-    wx, wy = (in_x - x0)[..., None], (in_y - y0)[..., None]
-    top = (1 - wx) * read(row0, col0) + wx * read(row0, col0 + 1)
-    bottom = (1 - wx) * read(row0 + 1, col0) + wx * read(row0 + 1, col0 + 1)
-    out = (1 - wy) * top + wy * bottom
-    far = (in_y <= -1) | (in_x <= -1) | (in_y >= tf.cast(height, tf.float32)) | (in_x >= tf.cast(width, tf.float32))
-    return tf.where(far[..., None], fill, out)
-
-
 def apply_affine(data, matrices, *, instance_channel: int | None = None, fill_value: float = 0.0, output_size=None):
     """Move images, masks and boxes of a batch by per-image affine maps.
 
@@ -211,7 +173,7 @@ def apply_affine(data, matrices, *, instance_channel: int | None = None, fill_va
     output_shape = tf.stack([height, width])
 
     def warp(x, interpolation, fill):
-        return _projective_warp(x, transforms, output_shape, interpolation, fill)
+        return projective_warp(x, transforms, output_size=output_shape, fill_value=fill, interpolation=interpolation)
 
     out = {key: value for key, value in data.items() if key not in ("images", "bounding_boxes", "segmentation_masks")}
     out["images"] = tf.cast(warp(tf.cast(images, tf.float32), "BILINEAR", fill_value), images.dtype)

@@ -63,6 +63,7 @@ import keras
 
 from cnncourse._validation import check_bool, check_choice, check_float, check_image_shape, check_seed, describe
 from cnncourse.augment._seeds import _tf
+from cnncourse.augment.warp import projective_warp
 
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 GATHER_FILL_MODES = ("nearest", "constant")
@@ -168,41 +169,6 @@ def compose_transforms(parameters: dict, height, width, batch_size=None):
     return tf.reshape(total, (-1, 9))[:, :8]
 
 
-def _resample_by_gather(tf, images, transforms, fill_mode, fill_value, interpolation):
-    """``ImageProjectiveTransformV3``'s sampling rebuilt from gathers (XLA-compilable)."""
-    shape = tf.shape(images)
-    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
-    ys, xs = tf.meshgrid(tf.range(h), tf.range(w), indexing="ij")
-    a = [transforms[:, i][:, None, None] for i in range(8)]
-    k = a[6] * xs + a[7] * ys + 1.0
-    x = (a[0] * xs + a[1] * ys + a[2]) / k
-    y = (a[3] * xs + a[4] * ys + a[5]) / k
-    if fill_mode == "nearest":
-        x = tf.clip_by_value(x, 0.0, w - 1.0)
-        y = tf.clip_by_value(y, 0.0, h - 1.0)
-    flat = tf.reshape(images, (-1, channels))
-    base = (tf.range(batch) * height * width)[:, None, None]
-
-    def read(yy, xx):
-        """Pixels at integer float coordinates; ``fill_value`` outside (constant mode)."""
-        xi = tf.cast(tf.clip_by_value(xx, 0.0, w - 1.0), tf.int32)
-        yi = tf.cast(tf.clip_by_value(yy, 0.0, h - 1.0), tf.int32)
-        values = tf.gather(flat, base + yi * width + xi)
-        if fill_mode == "constant":
-            inside = (xx >= 0.0) & (xx <= w - 1.0) & (yy >= 0.0) & (yy <= h - 1.0)
-            values = tf.where(inside[..., None], values, tf.cast(fill_value, values.dtype))
-        return values
-
-    if interpolation == "nearest":  # std::round: halves away from zero
-        return read(tf.sign(y) * tf.floor(tf.abs(y) + 0.5), tf.sign(x) * tf.floor(tf.abs(x) + 0.5))
-    x0, y0 = tf.floor(x), tf.floor(y)
-    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-    top = read(y0, x0) * (1.0 - fx) + read(y0, x0 + 1.0) * fx
-    bottom = read(y0 + 1.0, x0) * (1.0 - fx) + read(y0 + 1.0, x0 + 1.0) * fx
-    return top * (1.0 - fy) + bottom * fy
-
-
 def _channel_shift(tf, images, shift):
     """Add ``shift[i]`` to image ``i`` and clip it to its own ``[min, max]`` (the legacy rule)."""
     low = tf.reduce_min(images, axis=(1, 2, 3), keepdims=True)
@@ -216,7 +182,8 @@ def _gather_kernel(fill_mode, interpolation, shifted):
     tf = _tf()
 
     def kernel(images, transforms, fill_value, shift):
-        out = _resample_by_gather(tf, images, transforms, fill_mode, fill_value, interpolation)
+        out = projective_warp(images, transforms, fill_mode=fill_mode, fill_value=fill_value,
+                              interpolation=interpolation)  # fmt: skip
         return _channel_shift(tf, out, shift) if shifted else out
 
     return tf.function(kernel, jit_compile=True, reduce_retracing=True)
