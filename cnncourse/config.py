@@ -130,17 +130,18 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # cam_layer: Grad-CAM's layer; class_model_steps / dream_steps / style_steps: gradient-ascent and
         # style-transfer steps; style_size: side of the photos; *_target: the asserted quality (accuracy,
         # pointing game of Grad-CAM and of the best method, style loss left after style transfer, at most this fraction of its start);
-        # sanity_separates: assert that the randomisation check flags at least one method
+        # sanity_separates: assert that the randomisation check flags at least one method;
+        # class_model_gain: how much gradient ascent must raise every class logit
         "quick": {"train_images": 800, "test_images": 40, "head_epochs": 40, "occlusion_patch": 6,
                   "occlusion_stride": 4, "smoothgrad_samples": 8, "cam_layer": "block3_relu2",
                   "class_model_steps": 60, "dream_steps": 20, "style_size": 64, "style_steps": 40,
                   "accuracy_target": 0.8, "cam_pointing_target": 0.25, "best_pointing_target": 0.8,
-                  "style_remaining_error": 0.5, "sanity_separates": True},
+                  "style_remaining_error": 0.5, "sanity_separates": True, "class_model_gain": 10.0},
         "full": {"train_images": 4000, "test_images": 300, "head_epochs": 100, "occlusion_patch": 6,
                  "occlusion_stride": 2, "smoothgrad_samples": 32, "cam_layer": "block3_relu2",
                  "class_model_steps": 300, "dream_steps": 60, "style_size": 128, "style_steps": 300,
                  "accuracy_target": 0.9, "cam_pointing_target": 0.3, "best_pointing_target": 0.85,
-                 "style_remaining_error": 0.3, "sanity_separates": True},
+                 "style_remaining_error": 0.3, "sanity_separates": True, "class_model_gain": 20.0},
     },
     "08_localization_and_detection": {
         # loc_*: single-object shapes for classification + localisation (images, epochs of the
@@ -208,7 +209,7 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "06_what_cnns_learn": {"train_images": 100, "test_images": 12, "head_epochs": 1, "smoothgrad_samples": 2, "class_model_steps": 2, "dream_steps": 2, "style_size": 32,
                            "style_steps": 2, "accuracy_target": 0.0, "cam_pointing_target": 0.0,
                            "best_pointing_target": 0.0, "style_remaining_error": NO_BOUND_ABOVE,
-                           "sanity_separates": False},
+                           "sanity_separates": False, "class_model_gain": NO_BOUND_BELOW},
     "08_localization_and_detection": {"loc_train_images": 200, "loc_test_images": 50, "loc_epochs": 1,
                                       "loc_finetune_epochs": 1, "det_train_images": 40, "det_test_images": 20,
                                       "rcnn_epochs": 1, "claim_slack": NO_BOUND_ABOVE, "loc_accuracy_target": 0.0, "loc_iou_target": 0.0,
