@@ -73,13 +73,15 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # offline digits only); *_target: test / validation accuracy each training cell asserts;
         # claim_slack: how far the lesson's comparisons (ConvNet beats MLP, sigmoid is the slowest,
         # dropout shrinks the gap, BN helps) may miss: 0, none, in both profiles
-        "quick": {"claim_slack": 0.0, "compare_epochs": 10, "sgd_epochs": 2, "activation_train_size": 1500, "activation_epochs": 5,
+        "quick": {"claim_slack": 0.0,
+                  "compare_epochs": 10, "sgd_epochs": 2, "activation_train_size": 1500, "activation_epochs": 5,
                   "activation_learning_rates": (0.03,), "activation_target_error": 0.7,
                   "dropout_train_size": 300, "dropout_epochs": 15,
                   "final_epochs": 30, "mnist_train_size": None,
                   "mlp_target": 0.93, "convnet_target": 0.95, "sgd_target": 0.85, "dropout_target": 0.9,
                   "final_target": 0.99},
-        "full": {"claim_slack": 0.0, "compare_epochs": 15, "sgd_epochs": 5, "activation_train_size": 5000, "activation_epochs": 15,
+        "full": {"claim_slack": 0.0,
+                 "compare_epochs": 15, "sgd_epochs": 5, "activation_train_size": 5000, "activation_epochs": 15,
                  "activation_learning_rates": (0.01, 0.03, 0.1), "activation_target_error": 0.3,
                  "dropout_train_size": 300, "dropout_epochs": 30,
                  "final_epochs": 30, "mnist_train_size": 20000,
@@ -94,10 +96,12 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # (plain deep vs shallow and vs residual deep, at least; residual deep vs shallow, at most):
         # sizes of an effect, the same in both profiles; claim_slack: how far "the shallowest
         # AlexNet is the least accurate" may miss: 0, none, in both profiles
-        "quick": {"claim_slack": 0.0, "depth_train_size": 2000, "depth_image_size": 16, "depth_epochs": 6, "depths": (8, 32),
+        "quick": {"claim_slack": 0.0,
+                  "depth_train_size": 2000, "depth_image_size": 16, "depth_epochs": 6, "depths": (8, 32),
                   "depth_width": 8, "ablation_train_size": 2000, "ablation_epochs": 10, "ablation_width_scale": 0.25,
                   "ablation_target": 0.6, "depth_gap": 0.2, "residual_slack": 0.1},
-        "full": {"claim_slack": 0.0, "depth_train_size": 5000, "depth_image_size": 32, "depth_epochs": 15, "depths": (8, 20, 32, 56),
+        "full": {"claim_slack": 0.0,
+                 "depth_train_size": 5000, "depth_image_size": 32, "depth_epochs": 15, "depths": (8, 20, 32, 56),
                  "depth_width": 16, "ablation_train_size": 5000, "ablation_epochs": 15, "ablation_width_scale": 1.0,
                  "ablation_target": 0.75, "depth_gap": 0.2, "residual_slack": 0.1},
     },
@@ -129,7 +133,8 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # head_epochs: its epochs; occlusion_*: patch side and stride; smoothgrad_samples: noisy copies;
         # cam_layer: Grad-CAM's layer; class_model_steps / dream_steps / style_steps: gradient-ascent and
         # style-transfer steps; style_size: side of the photos; *_target: the asserted quality (accuracy,
-        # pointing game of Grad-CAM and of the best method, style loss left after style transfer, at most this fraction of its start);
+        # pointing game of Grad-CAM and of the best method; style_remaining_error: the style loss left
+        # after style transfer, at most this fraction of its start);
         # sanity_separates: assert that the randomisation check flags at least one method;
         # class_model_gain: how much gradient ascent must raise every class logit
         "quick": {"train_images": 800, "test_images": 40, "head_epochs": 40, "occlusion_patch": 6,
@@ -149,11 +154,13 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # (training and test images); rcnn_epochs: epochs of the R-CNN's crop network;
         # *_target: the quality each training cell asserts (accuracy, mean IoU, IoU gain, AP@0.5);
         # claim_slack: how far "NMS and box regression raise AP" may miss: 0, none, in both profiles
-        "quick": {"claim_slack": 0.0, "loc_train_images": 3000, "loc_test_images": 500, "loc_epochs": 8, "loc_finetune_epochs": 3,
+        "quick": {"claim_slack": 0.0,
+                  "loc_train_images": 3000, "loc_test_images": 500, "loc_epochs": 8, "loc_finetune_epochs": 3,
                   "det_train_images": 200, "det_test_images": 150, "rcnn_epochs": 8,
                   "loc_accuracy_target": 0.95, "loc_iou_target": 0.7, "finetune_iou_target": 0.8,
                   "objectness_target": 0.85, "regression_gain_target": 0.05, "map_target": 0.7},
-        "full": {"claim_slack": 0.0, "loc_train_images": 10000, "loc_test_images": 1000, "loc_epochs": 20, "loc_finetune_epochs": 6,
+        "full": {"claim_slack": 0.0,
+                 "loc_train_images": 10000, "loc_test_images": 1000, "loc_epochs": 20, "loc_finetune_epochs": 6,
                  "det_train_images": 1000, "det_test_images": 500, "rcnn_epochs": 16,
                  "loc_accuracy_target": 0.97, "loc_iou_target": 0.75, "finetune_iou_target": 0.85,
                  "objectness_target": 0.88, "regression_gain_target": 0.08, "map_target": 0.8},
@@ -185,8 +192,9 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 
 #: What the ``smoke`` profile changes in ``quick``, per notebook: sizes and epochs at their
 #: smallest, and every asserted quality at a bound any run meets (accuracies of at least 0,
-#: gains and margins of at least -inf, errors, gaps and slacks of at most inf). Keys must be keys of the notebook's quick
-#: settings (a test checks this); a notebook without an entry runs ``smoke`` as ``quick``.
+#: gains and margins of at least -inf, errors, gaps and slacks of at most inf). Keys must be
+#: keys of the notebook's quick settings (a test checks this); a notebook without an entry
+#: runs ``smoke`` as ``quick``.
 NO_BOUND_BELOW, NO_BOUND_ABOVE = float("-inf"), float("inf")
 SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "00_welcome": {"demo_epochs": 1, "demo_train_size": 100, "demo_target": 0.0},
@@ -206,14 +214,15 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
                                      "probe_faces_target": 0.0, "probe_digits_target": 0.0, "head_epochs": 1,
                                      "fine_tune_epochs": 1, "fine_tune_target": 0.0,
                                      "pretraining_margin": NO_BOUND_BELOW},
-    "06_what_cnns_learn": {"train_images": 100, "test_images": 12, "head_epochs": 1, "smoothgrad_samples": 2, "class_model_steps": 2, "dream_steps": 2, "style_size": 32,
-                           "style_steps": 2, "accuracy_target": 0.0, "cam_pointing_target": 0.0,
+    "06_what_cnns_learn": {"train_images": 100, "test_images": 12, "head_epochs": 1, "smoothgrad_samples": 2,
+                           "class_model_steps": 2, "dream_steps": 2, "style_size": 32, "style_steps": 2,
+                           "accuracy_target": 0.0, "cam_pointing_target": 0.0,
                            "best_pointing_target": 0.0, "style_remaining_error": NO_BOUND_ABOVE,
                            "sanity_separates": False, "class_model_gain": NO_BOUND_BELOW},
     "08_localization_and_detection": {"loc_train_images": 200, "loc_test_images": 50, "loc_epochs": 1,
                                       "loc_finetune_epochs": 1, "det_train_images": 40, "det_test_images": 20,
-                                      "rcnn_epochs": 1, "claim_slack": NO_BOUND_ABOVE, "loc_accuracy_target": 0.0, "loc_iou_target": 0.0,
-                                      "finetune_iou_target": 0.0, "objectness_target": 0.0,
+                                      "rcnn_epochs": 1, "claim_slack": NO_BOUND_ABOVE, "loc_accuracy_target": 0.0,
+                                      "loc_iou_target": 0.0, "finetune_iou_target": 0.0, "objectness_target": 0.0,
                                       "regression_gain_target": NO_BOUND_BELOW, "map_target": 0.0},
     "12_beyond_images": {"text_train_size": 100, "text_epochs": 1, "text_target": 0.0,
                          "bow_margin": NO_BOUND_BELOW, "signal_train_size": 100, "signal_test_size": 50,
