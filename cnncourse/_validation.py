@@ -246,6 +246,18 @@ def check_int_range(name: str, value, *, minimum: int = 0, maximum: int | None =
     return low, high
 
 
+def check_float_range(name: str, value, *, minimum: float | None = None,
+                      maximum: float | None = None) -> tuple[float, float]:
+    """A pair ``(low, high)`` of floats, each within ``[minimum, maximum]``, with ``low <= high``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of numbers (low, high), got {describe(value)}")
+    low = check_float(f"{name}[0]", value[0], minimum=minimum, maximum=maximum)
+    high = check_float(f"{name}[1]", value[1], minimum=minimum, maximum=maximum)
+    if low > high:
+        raise ValueError(f"{name} must be a pair (low, high) with low <= high, got {tuple(value)}")
+    return low, high
+
+
 def check_names(name: str, values, allowed: Sequence[str], what: str) -> tuple[str, ...]:
     """A non-empty tuple or list of distinct strings, each one of ``allowed``."""
     if isinstance(values, str) or not isinstance(values, (tuple, list)):

@@ -61,7 +61,8 @@ import math
 
 import keras
 
-from cnncourse._validation import check_bool, check_choice, check_float, check_image_shape, check_seed, describe
+from cnncourse._validation import (check_bool, check_choice, check_float, check_float_range, check_image_shape,
+                                   check_seed)
 from cnncourse.augment._seeds import _tf
 from cnncourse.augment.warp import projective_warp
 
@@ -71,17 +72,6 @@ INTERPOLATIONS = ("bilinear", "nearest")
 RESAMPLERS = ("gather", "projective_op")
 #: The keys of the parameter dict (:meth:`FusedRandomAffine.sample_parameters`).
 PARAMETER_KEYS = ("angle", "translation", "shear", "zoom", "flip", "channel_shift")
-
-
-def _pair(name, value, *, minimum, maximum):
-    """A pair ``(low, high)`` of floats within ``[minimum, maximum]``, ``low <= high``."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise TypeError(f"{name} must be a pair of numbers (low, high), got {describe(value)}")
-    low = check_float(f"{name}[0]", value[0], minimum=minimum, maximum=maximum)
-    high = check_float(f"{name}[1]", value[1], minimum=minimum, maximum=maximum)
-    if low > high:
-        raise ValueError(f"{name} must be a pair (low, high) with low <= high, got {tuple(value)}")
-    return low, high
 
 
 def _matrix(tf, rows):
@@ -261,9 +251,9 @@ class FusedRandomAffine(keras.layers.Layer):
                  resampler=None, seed=None, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self.rotation = check_float("rotation", rotation, minimum=0.0, maximum=0.5)
-        self.translation = _pair("translation", translation, minimum=0.0, maximum=1.0)
+        self.translation = check_float_range("translation", translation, minimum=0.0, maximum=1.0)
         self.shear = check_float("shear", shear, minimum=0.0, maximum=1.0)
-        self.zoom = _pair("zoom", zoom, minimum=-1.0, maximum=1.0)
+        self.zoom = check_float_range("zoom", zoom, minimum=-1.0, maximum=1.0)
         if self.zoom[0] <= -1.0:
             raise ValueError(f"zoom[0] must be > -1 (a zoom factor 1 + zoom[0] > 0), got {self.zoom[0]}")
         self.flip = check_bool("flip", flip)
