@@ -71,6 +71,23 @@ PARAMETER_COUNTS = ("cnncourse.ops.conv_params", "cnncourse.ops.dense_params", "
 PADDING = ("numpy.pad", "cnncourse.ops.pad_image", "keras.ops.pad", "tensorflow.pad")
 DROPOUT = ("keras.layers.Dropout", "keras.random.dropout", "tensorflow.nn.dropout")
 CONFUSION_MATRIX = ("sklearn.metrics.confusion_matrix", "tensorflow.math.confusion_matrix")
+#: what computes a segmentation's confusion matrix, pixel accuracy, IoU or Dice for you
+SEGMENTATION_METRICS = ("cnncourse.segmentation.confusion_matrix", "cnncourse.segmentation.pixel_accuracy",
+                        "cnncourse.segmentation.class_iou", "cnncourse.segmentation.mean_iou",
+                        "cnncourse.segmentation.class_dice", "cnncourse.segmentation.mean_dice",
+                        "cnncourse.segmentation.segmentation_report", "cnncourse.segmentation.ConfusionMatrixMetric",
+                        "cnncourse.segmentation.PixelAccuracy", "cnncourse.segmentation.MeanIoU",
+                        "cnncourse.segmentation.MeanDice", "cnncourse.segmentation.metrics.confusion_matrix",
+                        "cnncourse.segmentation.metrics.class_iou", "cnncourse.segmentation.metrics.mean_iou",
+                        "cnncourse.segmentation.metrics.class_dice", "cnncourse.segmentation.metrics.mean_dice",
+                        "cnncourse.segmentation.metrics.pixel_accuracy",
+                        "cnncourse.segmentation.metrics.segmentation_report",
+                        "sklearn.metrics.jaccard_score", "sklearn.metrics.f1_score", "keras.metrics.MeanIoU",
+                        "keras.metrics.IoU", "keras.metrics.OneHotMeanIoU",
+                        "keras.metrics.OneHotIoU") + CONFUSION_MATRIX
+DICE_LOSS = ("cnncourse.segmentation.soft_dice_loss", "cnncourse.segmentation.SoftDiceLoss",
+             "cnncourse.segmentation.CrossEntropyDiceLoss", "cnncourse.segmentation.losses.soft_dice_loss",
+             "keras.losses.Dice", "keras.losses.dice")
 BOX_FORMATS = ("cnncourse.boxes.convert_format", "cnncourse.boxes.convert_format_tf")
 BOX_IOU = ("cnncourse.boxes.box_iou", "cnncourse.boxes.box_iou_tf", "cnncourse.boxes.elementwise_box_iou",
            "cnncourse.boxes.generalized_box_iou")
