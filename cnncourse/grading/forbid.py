@@ -109,6 +109,10 @@ GRAD_CAM = ("cnncourse.explain.grad_cam", "cnncourse.explain.gradcam.grad_cam")
 GRAM = ("cnncourse.explain.gram_matrix", "cnncourse.explain.style.gram_matrix")
 STYLE_LOSS = ("cnncourse.explain.style_layer_loss", "cnncourse.explain.style_loss", "cnncourse.explain.style.style_layer_loss",
               "cnncourse.explain.style.style_loss") + GRAM
+CONVOLUTIONIZE = ("cnncourse.segmentation.convolutionize", "cnncourse.segmentation.dense_to_conv_kernel",
+                  "cnncourse.segmentation.convolutionize.convolutionize",
+                  "cnncourse.segmentation.convolutionize.dense_to_conv_kernel")
+BILINEAR_KERNEL = ("cnncourse.segmentation.bilinear_kernel", "cnncourse.segmentation.models.bilinear_kernel")
 
 
 class ForbiddenCall(AssertionError):

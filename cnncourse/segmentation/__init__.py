@@ -36,6 +36,7 @@ Importing the package imports Keras (the metrics and losses are Keras classes); 
 is imported only when a figure is drawn.
 """
 
+from cnncourse.segmentation.convolutionize import convolutionize, dense_to_conv_kernel
 from cnncourse.segmentation.losses import (
     CrossEntropyDiceLoss, PixelCrossEntropy, SoftDiceLoss, pixel_cross_entropy, soft_dice_loss,
 )
@@ -43,9 +44,11 @@ from cnncourse.segmentation.metrics import (
     ConfusionMatrixMetric, MeanDice, MeanIoU, PixelAccuracy, SegmentationReport, class_dice, class_iou,
     confusion_matrix, mean_dice, mean_iou, pixel_accuracy, segmentation_report,
 )
+from cnncourse.segmentation.models import FCN_VARIANTS, bilinear_kernel, fcn, unet
 from cnncourse.segmentation.plot import class_colours, colourize, show_segmentation
 
 __all__ = [
+    "FCN_VARIANTS", "bilinear_kernel", "convolutionize", "dense_to_conv_kernel", "fcn", "unet",
     "ConfusionMatrixMetric", "CrossEntropyDiceLoss", "MeanDice", "MeanIoU", "PixelAccuracy", "PixelCrossEntropy",
     "SegmentationReport", "SoftDiceLoss", "class_colours", "class_dice", "class_iou", "colourize",
     "confusion_matrix", "mean_dice", "mean_iou", "pixel_accuracy", "pixel_cross_entropy", "segmentation_report",
