@@ -210,15 +210,3 @@ def test_on_a_gpu_mirrored_or_default_strategy_trains_and_learns():
                                 optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                                 metrics=["accuracy"], epochs=10, batch_size=64, strategy=strategy)
     assert history["accuracy"][-1] > 0.9
-
-
-@pytest.fixture(autouse=True)
-def _op_determinism_left_off():
-    """``runtime.setup`` turns TensorFlow's op determinism on for the whole process; turn it off again so
-    that later tests in the same process (XLA gradients of max pooling, which have no deterministic
-    implementation) run as they would alone."""
-    yield
-    import_tensorflow()
-    from tensorflow.python.framework import config as tf_config  # no public way to turn it off
-
-    tf_config.disable_op_determinism()
