@@ -148,6 +148,21 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                  "accuracy_target": 0.9, "cam_pointing_target": 0.3, "best_pointing_target": 0.85,
                  "style_remaining_error": 0.3, "sanity_separates": True, "class_model_gain": 20.0},
     },
+    "07_segmentation": {
+        # window_*: the 32x32 window classifier that is convolutionized (training windows, epochs, asserted
+        # test accuracy); image_size / train_images / test_images: the segmentation data (shapes world, or
+        # Oxford pets when use_pets and tfds has them); fcn_width, unet_depth, unet_width: the networks;
+        # epochs, batch_size, learning_rate, seed: their training; unet_miou_target: the U-Net's asserted
+        # test mean IoU; fcn8_margin: how far FCN-8s's mean IoU must be above FCN-32s's
+        "quick": {"window_train_images": 1500, "window_epochs": 20, "window_accuracy_target": 0.9,
+                  "image_size": 64, "train_images": 600, "test_images": 100, "use_pets": False,
+                  "fcn_width": 8, "unet_depth": 3, "unet_width": 8, "epochs": 10, "batch_size": 16,
+                  "learning_rate": 3e-3, "seed": 0, "unet_miou_target": 0.9, "fcn8_margin": 0.2},
+        "full": {"window_train_images": 6000, "window_epochs": 30, "window_accuracy_target": 0.95,
+                 "image_size": 128, "train_images": 3000, "test_images": 500, "use_pets": True,
+                 "fcn_width": 32, "unet_depth": 4, "unet_width": 32, "epochs": 30, "batch_size": 16,
+                 "learning_rate": 1e-3, "seed": 0, "unet_miou_target": 0.8, "fcn8_margin": 0.0},
+    },
     "08_localization_and_detection": {
         # loc_*: single-object shapes for classification + localisation (images, epochs of the
         # L2 phase, epochs of each fine-tuning run); det_*: multi-object shapes for the R-CNN
@@ -219,6 +234,9 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
                            "accuracy_target": 0.0, "cam_pointing_target": 0.0,
                            "best_pointing_target": 0.0, "style_remaining_error": NO_BOUND_ABOVE,
                            "sanity_separates": False, "class_model_gain": NO_BOUND_BELOW},
+    "07_segmentation": {"window_train_images": 100, "window_epochs": 1, "window_accuracy_target": 0.0,
+                        "image_size": 32, "train_images": 16, "test_images": 8, "epochs": 1,
+                        "unet_miou_target": 0.0, "fcn8_margin": NO_BOUND_BELOW},
     "08_localization_and_detection": {"loc_train_images": 200, "loc_test_images": 50, "loc_epochs": 1,
                                       "loc_finetune_epochs": 1, "det_train_images": 40, "det_test_images": 20,
                                       "rcnn_epochs": 1, "claim_slack": NO_BOUND_ABOVE, "loc_accuracy_target": 0.0,

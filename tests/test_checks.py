@@ -47,6 +47,13 @@ def test_close_passes_within_tolerance(capsys):
     assert capsys.readouterr().out.startswith("✔ ones (max relative error")
 
 
+def test_expected_nans_do_not_make_the_relative_error_nan(capsys):
+    expected = np.array([0.75, np.nan, 0.5])   # e.g. the IoU of a class that occurs nowhere
+    check.close(expected + 1e-9, expected, "iou")
+    assert capsys.readouterr().out.startswith("✔ iou (max relative error 1.")
+    assert "nan" in verdict_of(check.close, np.array([0.75, 0.1, 0.5]), expected, "iou").lower()
+
+
 @pytest.mark.parametrize(
     "got_shape, expected_shape, phrase",
     [

@@ -113,6 +113,9 @@ CONVOLUTIONIZE = ("cnncourse.segmentation.convolutionize", "cnncourse.segmentati
                   "cnncourse.segmentation.convolutionize.convolutionize",
                   "cnncourse.segmentation.convolutionize.dense_to_conv_kernel")
 BILINEAR_KERNEL = ("cnncourse.segmentation.bilinear_kernel", "cnncourse.segmentation.models.bilinear_kernel")
+UNET = ("cnncourse.segmentation.unet", "cnncourse.segmentation.models.unet")
+PIXEL_CROSS_ENTROPY = ("cnncourse.segmentation.pixel_cross_entropy", "cnncourse.segmentation.losses.pixel_cross_entropy",
+                       "keras.losses.SparseCategoricalCrossentropy", "keras.losses.CategoricalCrossentropy") + CROSS_ENTROPY
 
 
 class ForbiddenCall(AssertionError):

@@ -36,6 +36,7 @@ Importing the package imports Keras (the metrics and losses are Keras classes); 
 is imported only when a figure is drawn.
 """
 
+from cnncourse.segmentation.boundary import boundary_f1, label_boundaries
 from cnncourse.segmentation.convolutionize import convolutionize, dense_to_conv_kernel
 from cnncourse.segmentation.losses import (
     CrossEntropyDiceLoss, PixelCrossEntropy, SoftDiceLoss, pixel_cross_entropy, soft_dice_loss,
@@ -48,7 +49,8 @@ from cnncourse.segmentation.models import FCN_VARIANTS, bilinear_kernel, fcn, un
 from cnncourse.segmentation.plot import class_colours, colourize, show_segmentation
 
 __all__ = [
-    "FCN_VARIANTS", "bilinear_kernel", "convolutionize", "dense_to_conv_kernel", "fcn", "unet",
+    "FCN_VARIANTS", "bilinear_kernel", "boundary_f1", "convolutionize", "dense_to_conv_kernel", "fcn",
+    "label_boundaries", "unet",
     "ConfusionMatrixMetric", "CrossEntropyDiceLoss", "MeanDice", "MeanIoU", "PixelAccuracy", "PixelCrossEntropy",
     "SegmentationReport", "SoftDiceLoss", "class_colours", "class_dice", "class_iou", "colourize",
     "confusion_matrix", "mean_dice", "mean_iou", "pixel_accuracy", "pixel_cross_entropy", "segmentation_report",
